@@ -277,6 +277,17 @@ class SEEDDiffusion(nn.Module):
         abar = self._abar(t, x0)
         return abar.sqrt() * x0 + (1.0 - abar).sqrt() * noise
 
+    @staticmethod
+    def _noise(like, generator, noise):
+        if noise is None:
+            return _randn(like.shape, generator, like.device, like.dtype)
+        if noise.shape != like.shape:
+            raise ValueError(
+                f"noise of shape {tuple(noise.shape)} does not match the "
+                f"embeddings' {tuple(like.shape)}."
+            )
+        return noise.to(like.device, like.dtype)
+
     def _check_t(self, t):
         if not 0 <= int(t) < self.num_timesteps:
             raise ValueError(
@@ -399,7 +410,7 @@ class SEEDDiffusion(nn.Module):
         return err.mean() if reduction == "mean" else err
 
     # ------------------------------------------------------------- sampling
-    def one_step(self, model, emb, t, generator=None):
+    def one_step(self, model, emb, t, generator=None, noise=None):
         """One-step SEED: noise ``emb`` to step ``t``, predict ``x0``.
 
         Arguments
@@ -412,6 +423,8 @@ class SEEDDiffusion(nn.Module):
             The fixed small step (SEED uses 50).
         generator : torch.Generator or None
             Source of the forward noise; fix it for reproducible output.
+        noise : torch.Tensor or None
+            ``[B, D]`` forward noise to use instead of drawing it.
 
         Returns
         -------
@@ -428,10 +441,19 @@ class SEEDDiffusion(nn.Module):
         self._check_t(t)
         y0 = self.to_space(emb)
         steps = torch.full((y0.shape[0],), int(t), device=y0.device)
-        eps = _randn(y0.shape, generator, y0.device, y0.dtype)
+        eps = self._noise(y0, generator, noise)
         return self.predict_x0(model, self.q_sample(y0, steps, eps), steps)
 
-    def ddim(self, model, emb, t_start, num_steps, generator=None, eta=0.0):
+    def ddim(
+        self,
+        model,
+        emb,
+        t_start,
+        num_steps,
+        generator=None,
+        eta=0.0,
+        noise=None,
+    ):
         """Multi-step DDIM sampling from ``t_start`` down to a clean estimate.
 
         The test embedding is noised to ``t_start``; ``num_steps`` evenly
@@ -452,6 +474,8 @@ class SEEDDiffusion(nn.Module):
             Source of all noise.
         eta : float
             DDIM stochasticity (0 is deterministic after the first noise).
+        noise : torch.Tensor or None
+            ``[B, D]`` first forward noise to use instead of drawing it.
 
         Returns
         -------
@@ -471,7 +495,7 @@ class SEEDDiffusion(nn.Module):
         y0 = self.to_space(emb)
         ts = [round(t_start * (1.0 - i / num_steps)) for i in range(num_steps)]
         steps = torch.full((y0.shape[0],), ts[0], device=y0.device)
-        eps = _randn(y0.shape, generator, y0.device, y0.dtype)
+        eps = self._noise(y0, generator, noise)
         x = self.q_sample(y0, steps, eps)
         for i, t in enumerate(ts):
             steps = torch.full((x.shape[0],), t, device=x.device)
@@ -505,6 +529,7 @@ class SEEDDiffusion(nn.Module):
         ensemble_weight=1.0,
         num_draws=1,
         generator=None,
+        noise=None,
     ):
         """Enhanced embeddings for scoring (the SEED inference path).
 
@@ -526,6 +551,10 @@ class SEEDDiffusion(nn.Module):
             Number of forward-noise draws whose estimates are averaged.
         generator : torch.Generator or None
             Source of the forward noise; fix it for reproducible output.
+        noise : torch.Tensor or None
+            ``[num_draws, B, D]`` forward noise to use instead of drawing it
+            (lets a caller seed each utterance on its own, so that its
+            enhanced embedding does not depend on the batch it is in).
 
         Returns
         -------
@@ -546,11 +575,12 @@ class SEEDDiffusion(nn.Module):
                 f"ensemble_weight must be in [0, 1], got {ensemble_weight}."
             )
         estimates = []
-        for _ in range(max(1, int(num_draws))):
+        for k in range(max(1, int(num_draws))):
+            eps = None if noise is None else noise[k]
             if num_steps == 1:
-                x0 = self.one_step(model, emb, t, generator)
+                x0 = self.one_step(model, emb, t, generator, noise=eps)
             else:
-                x0 = self.ddim(model, emb, t, num_steps, generator)
+                x0 = self.ddim(model, emb, t, num_steps, generator, noise=eps)
             estimates.append(x0)
         x0 = torch.stack(estimates).mean(0)
         if ensemble_weight == 1.0:

@@ -1,0 +1,523 @@
+"""SEEDBrain: trains the SEED denoiser over a frozen speaker encoder.
+
+The SpeechBrain ``Brain`` subclass of the recipe. Training batches are
+either audio crops (``batch.sig``), turned into views by the yaml's
+``view_builder`` and embedded by the frozen encoder on the fly, or cached
+view embeddings (``batch.emb``, ``[B, V, D]``, see :mod:`seed_brain.cache`).
+View 0 is the clean target; every other view is an input paired with it.
+
+Validation and test batches hold utterance embeddings computed once by
+:meth:`SEEDBrain.embed_files` (cached on disk, so that evaluating another
+checkpoint only reruns the tiny denoiser). Validation scores a small noisy
+dev trial list (its EER picks the best checkpoint); the test stage scores
+every condition, baseline (the frozen encoder) against SEED, and writes
+``results.json``, ``results.md`` and the plots.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import json
+import logging
+import os
+import zlib
+
+import speechbrain as sb
+import torch
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
+from tqdm import tqdm
+
+from seed_brain.audio import load_audio
+
+logger = logging.getLogger(__name__)
+
+
+@register_checkpoint_hooks
+class GeneratorState:
+    """A seeded ``torch.Generator`` whose state the Checkpointer keeps.
+
+    The training noise (diffusion steps and forward noise) comes from it,
+    so a resumed run draws the same noise as an uninterrupted one.
+
+    Arguments
+    ---------
+    seed : int
+        Initial seed.
+
+    Example
+    -------
+    >>> state = GeneratorState(3)
+    >>> a = torch.rand(2, generator=state.generator)
+    >>> torch.equal(a, torch.rand(2, generator=GeneratorState(3).generator))
+    True
+    """
+
+    def __init__(self, seed):
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    @mark_as_saver
+    def _save(self, path):
+        torch.save(self.generator.get_state(), path)
+
+    @mark_as_loader
+    def _load(self, path, end_of_epoch=None):
+        state = torch.load(path, weights_only=True)
+        self.generator.set_state(state)
+
+
+def utterance_noise(ids, shape, seed, num_draws=1):
+    """Forward noise seeded per utterance id (batch-independent).
+
+    Arguments
+    ---------
+    ids : list of str
+        Utterance ids.
+    shape : int
+        Embedding size ``D``.
+    seed : int
+        Global evaluation seed.
+    num_draws : int
+        Number of draws per utterance.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[num_draws, B, D]`` standard normal noise.
+
+    Example
+    -------
+    >>> a = utterance_noise(["u1", "u2"], 4, seed=0)
+    >>> b = utterance_noise(["u2"], 4, seed=0)
+    >>> torch.equal(a[:, 1], b[:, 0])
+    True
+    """
+    out = torch.empty(num_draws, len(ids), shape)
+    for i, uid in enumerate(ids):
+        gen = torch.Generator().manual_seed(
+            (zlib.crc32(uid.encode("utf-8")) + 1000003 * int(seed)) % 2**63
+        )
+        out[:, i] = torch.randn(num_draws, shape, generator=gen)
+    return out
+
+
+class SEEDBrain(sb.Brain):
+    """Brain for SEED over a frozen speaker encoder.
+
+    Expects ``modules`` with ``encoder`` (frozen; called as
+    ``encoder(wavs, wav_lens)`` and returning ``[B, D]`` or ``[B, 1, D]``)
+    and ``denoiser``; ``hparams`` with ``diffusion``
+    (:class:`seed_brain.diffusion.SEEDDiffusion`), ``view_builder`` (for
+    audio batches), and the sampling and scoring settings of the yaml.
+
+    Example
+    -------
+    >>> from seed_brain.diffusion import SEEDDiffusion
+    >>> from seed_brain.lobes import RDMMLP
+    >>> class Mean(torch.nn.Module):
+    ...     def forward(self, wavs, lens=None):
+    ...         return wavs.reshape(wavs.shape[0], 8, -1).mean(-1)
+    >>> brain = SEEDBrain(
+    ...     modules={"encoder": Mean(), "denoiser": RDMMLP(8)},
+    ...     opt_class=lambda p: torch.optim.AdamW(p, lr=1e-3),
+    ...     hparams={"diffusion": SEEDDiffusion(), "seed": 0},
+    ... )
+    >>> from speechbrain.dataio.batch import PaddedBatch
+    >>> batch = PaddedBatch([{"emb": torch.randn(3, 8)} for _ in range(4)])
+    >>> loss = brain.fit_batch(batch)
+    >>> bool(loss > 0)
+    True
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        encoder = self.modules.encoder
+        for param in encoder.parameters():
+            param.requires_grad_(False)
+        encoder.eval()
+        self.train_noise = GeneratorState(self._hp("seed", 1234))
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("train_noise", self.train_noise)
+        self.dev_trials = None
+        self.test_conditions = None
+        self.stored = {}
+        self.baseline_dev_eer = None
+
+    # ------------------------------------------------------------ helpers
+    def _hp(self, name, default=None):
+        return getattr(self.hparams, name, default)
+
+    @property
+    def eval_denoiser(self):
+        """The denoiser used to enhance: the EMA copy when enabled."""
+        ema = self._hp("ema")
+        if ema is not None and self._hp("use_ema", True):
+            return ema.module
+        return self.modules.denoiser
+
+    def encode(self, wavs, wav_lens=None):
+        """Frozen-encoder embeddings ``[B, D]`` (no gradients, eval mode).
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[B, L]`` 16 kHz waveforms.
+        wav_lens : torch.Tensor or None
+            ``[B]`` relative lengths.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, D]`` float32 embeddings.
+        """
+        encoder = self.modules.encoder
+        encoder.eval()
+        with torch.no_grad():
+            emb = encoder(wavs, wav_lens)
+        emb = emb.reshape(emb.shape[0], -1).float()
+        if not torch.isfinite(emb).all():
+            raise FloatingPointError(
+                "The encoder produced a non-finite embedding: check the "
+                "input audio for NaN/inf samples or silence."
+            )
+        return emb
+
+    def enhance(self, emb, ids):
+        """SEED-enhanced embeddings with per-utterance seeded noise.
+
+        Arguments
+        ---------
+        emb : torch.Tensor
+            ``[B, D]`` encoder embeddings.
+        ids : list of str
+            Their utterance ids (seed the forward noise).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, D]`` enhanced embeddings.
+        """
+        draws = int(self._hp("num_draws", 1))
+        noise = utterance_noise(
+            ids, emb.shape[-1], self._hp("eval_seed", 0), draws
+        ).to(emb.device)
+        denoiser = self.eval_denoiser
+        was_training = denoiser.training
+        denoiser.eval()
+        out = self.hparams.diffusion.enhance(
+            denoiser,
+            emb,
+            t=int(self._hp("sample_t", 50)),
+            num_steps=int(self._hp("sample_steps", 1)),
+            ensemble_weight=float(self._hp("ensemble_weight", 1.0)),
+            num_draws=draws,
+            noise=noise,
+        )
+        denoiser.train(was_training)
+        return out
+
+    # ----------------------------------------------------------- training
+    def init_optimizers(self):
+        """Optimises the denoiser only (the encoder stays frozen)."""
+        if self.opt_class is None:
+            return
+        self.optimizer = self.opt_class(self.modules.denoiser.parameters())
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Keeps the encoder in eval mode; resets the embedding store."""
+        self.modules.encoder.eval()
+        if stage != sb.Stage.TRAIN:
+            self.stored = {}
+
+    def compute_forward(self, batch, stage):
+        """Training: ``[B, V, D]`` view embeddings; else enhanced ``[B, D]``."""
+        batch = batch.to(self.device)
+        if stage == sb.Stage.TRAIN:
+            if hasattr(batch, "emb"):
+                return batch.emb.data.float()
+            wavs, lens = batch.sig
+            views = self.hparams.view_builder(wavs, lens)
+            b, v, length = views.shape
+            emb = self.encode(
+                views.reshape(b * v, length), lens.repeat_interleave(v)
+            )
+            return emb.reshape(b, v, -1)
+        emb = batch.emb.data.float()
+        return self.enhance(emb, batch.id)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """SEED loss over (clean view, other view) pairs."""
+        if stage == sb.Stage.TRAIN:
+            views = predictions
+            v = views.shape[1]
+            target = views[:, :1].expand(-1, v - 1, -1)
+            inputs = views[:, 1:]
+            return self.hparams.diffusion.training_loss(
+                self.modules.denoiser,
+                target.reshape(-1, views.shape[-1]),
+                inputs.reshape(-1, views.shape[-1]),
+                generator=self.train_noise.generator,
+            )
+        return torch.tensor(0.0)
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Updates the EMA copy after each optimiser step."""
+        ema = self._hp("ema")
+        if should_step and ema is not None:
+            ema.update(self.modules.denoiser)
+
+    # --------------------------------------------------------- evaluation
+    def evaluate_batch(self, batch, stage):
+        """Enhances a batch of stored embeddings and keeps both versions."""
+        with torch.no_grad():
+            enhanced = self.compute_forward(batch, stage)
+        base = batch.emb.data.float().cpu()
+        for i, uid in enumerate(batch.id):
+            self.stored[uid] = (base[i], enhanced[i].cpu())
+        return torch.tensor(0.0)
+
+    def _score(self, trials, enrol_key, test_key, system):
+        """Labels and cosine scores of trials for one system."""
+        from seed_brain.scoring import cosine_scores
+
+        col = 0 if system == "baseline" else 1
+        labels = torch.tensor([t[0] for t in trials])
+        enrol = torch.stack([self.stored[enrol_key(t[1])][col] for t in trials])
+        test = torch.stack([self.stored[test_key(t[2])][col] for t in trials])
+        return labels.numpy(), cosine_scores(enrol, test)
+
+    def _metrics(self, labels, scores):
+        from seed_brain.scoring import compute_eer, compute_min_dcf
+
+        pos, neg = scores[labels == 1], scores[labels == 0]
+        eer, _ = compute_eer(pos, neg)
+        min_dcf, _ = compute_min_dcf(
+            pos,
+            neg,
+            p_target=self._hp("p_target", 0.05),
+            c_miss=self._hp("c_miss", 1.0),
+            c_fa=self._hp("c_fa", 1.0),
+        )
+        return {"eer": 100.0 * float(eer), "min_dcf": float(min_dcf)}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs, validates on dev trials, checkpoints, writes results."""
+        if stage == sb.Stage.TRAIN:
+            self.train_loss = stage_loss
+            return
+        if stage == sb.Stage.VALID:
+            stats = self._dev_stats()
+            lr = self.optimizer.param_groups[0]["lr"]
+            if self._hp("train_logger") is not None:
+                self.hparams.train_logger.log_stats(
+                    stats_meta={"epoch": epoch, "lr": lr},
+                    train_stats={"loss": self.train_loss},
+                    valid_stats=stats,
+                )
+            if self.checkpointer is not None:
+                self.checkpointer.save_and_keep_only(
+                    meta={"dev_eer": stats["dev_eer"]},
+                    min_keys=["dev_eer"],
+                )
+            return
+        if stage == sb.Stage.TEST:
+            self.results = self._test_results()
+
+    def _dev_stats(self):
+        def key(uid):
+            return uid
+
+        labels, seed_scores = self._score(self.dev_trials, key, key, "seed")
+        stats = {"dev_eer": round(self._metrics(labels, seed_scores)["eer"], 4)}
+        if self.baseline_dev_eer is None:
+            _, base = self._score(self.dev_trials, key, key, "baseline")
+            self.baseline_dev_eer = self._metrics(labels, base)["eer"]
+        stats["dev_eer_baseline"] = round(self.baseline_dev_eer, 4)
+        return stats
+
+    def _test_results(self):
+        from seed_brain.scoring import (
+            bootstrap_eer_change,
+            plot_det,
+            plot_score_histograms,
+            write_results,
+        )
+
+        conditions, curves, histos = [], {}, {}
+        for name, trials in self.test_conditions.items():
+
+            def enrol_key(uid):
+                return f"clean/{uid}"
+
+            def test_key(uid, name=name):
+                return f"{name}/{uid}"
+
+            labels, base = self._score(trials, enrol_key, test_key, "baseline")
+            _, seed = self._score(trials, enrol_key, test_key, "seed")
+            entry = {
+                "name": name,
+                "n_target": int((labels == 1).sum()),
+                "n_nontarget": int((labels == 0).sum()),
+                "baseline": self._metrics(labels, base),
+                "seed": self._metrics(labels, seed),
+            }
+            n_boot = int(self._hp("n_bootstrap", 0))
+            if n_boot > 0:
+                boot = bootstrap_eer_change(
+                    labels, base, seed, n_boot=n_boot, seed=0
+                )
+                entry["eer_change_ci"] = boot
+            conditions.append(entry)
+            pos, neg = labels == 1, labels == 0
+            curves[f"{name} baseline"] = (base[pos], base[neg])
+            curves[f"{name} SEED"] = (seed[pos], seed[neg])
+            histos[f"{name} baseline"] = (base[pos], base[neg])
+            histos[f"{name} SEED"] = (seed[pos], seed[neg])
+        results = {
+            "backbone": str(self._hp("backbone", "encoder")),
+            "conditions": conditions,
+            "seed": {
+                "train_seed": int(self._hp("seed", 0)),
+                "eval_seed": int(self._hp("eval_seed", 0)),
+                "sample_t": int(self._hp("sample_t", 50)),
+                "sample_steps": int(self._hp("sample_steps", 1)),
+                "ensemble_weight": float(self._hp("ensemble_weight", 1.0)),
+                "num_draws": int(self._hp("num_draws", 1)),
+                "use_ema": bool(self._hp("use_ema", True)),
+            },
+        }
+        if self._hp("skipped") is not None:
+            results["skipped"] = self.hparams.skipped
+        folder = self._hp("output_folder", ".")
+        if sb.utils.distributed.if_main_process():
+            write_results(results, folder)
+            plot_det(
+                curves,
+                os.path.join(folder, "det.png"),
+                title=f"SEED over {results['backbone']}",
+            )
+            plot_score_histograms(histos, os.path.join(folder, "scores.png"))
+            logger.info(
+                "Results written to %s",
+                os.path.join(folder, "results.md"),
+            )
+        return results
+
+    # ---------------------------------------------------------- embedding
+    def embed_files(self, items, cache_path=None, batch_size=8, desc="embed"):
+        """Embeds whole audio files with the frozen encoder, with a cache.
+
+        Files are sorted by length and batched, so that padding stays small.
+        The embeddings are saved to ``cache_path`` (keyed by id, path and
+        file size) and reused by later runs, e.g. when another checkpoint is
+        evaluated.
+
+        Arguments
+        ---------
+        items : dict
+            Maps utterance id to audio path.
+        cache_path : str or None
+            Where to keep the embeddings.
+        batch_size : int
+            Files per encoder call.
+        desc : str
+            Progress-bar label.
+
+        Returns
+        -------
+        dict
+            Maps id to a ``[D]`` float32 embedding.
+        """
+        cached = {}
+        if cache_path and os.path.exists(cache_path):
+            blob = torch.load(cache_path, weights_only=True)
+            cached = {
+                uid: emb
+                for uid, emb, key in zip(blob["ids"], blob["emb"], blob["keys"])
+                if uid in items and key == _file_key(items[uid])
+            }
+        todo = [uid for uid in items if uid not in cached]
+        if todo:
+            sizes = {uid: os.path.getsize(items[uid]) for uid in todo}
+            todo.sort(key=lambda u: (sizes[u], u))
+            sample_rate = int(self._hp("sample_rate", 16000))
+            with tqdm(total=len(todo), desc=desc, dynamic_ncols=True) as bar:
+                for start in range(0, len(todo), batch_size):
+                    chunk = todo[start : start + batch_size]
+                    wavs = [load_audio(items[u], sample_rate) for u in chunk]
+                    for uid, wav in zip(chunk, wavs):
+                        if wav.numel() == 0 or wav.abs().max() == 0:
+                            raise ValueError(
+                                f"{items[uid]} is empty or all silent: "
+                                "remove it from the test set or trial list."
+                            )
+                    batch = sb.dataio.batch.PaddedBatch(
+                        [{"sig": w} for w in wavs]
+                    )
+                    sig, lens = batch.sig
+                    emb = self.encode(sig.to(self.device), lens.to(self.device))
+                    for uid, e in zip(chunk, emb.cpu()):
+                        cached[uid] = e
+                    bar.update(len(chunk))
+            if cache_path and sb.utils.distributed.if_main_process():
+                ids = sorted(cached)
+                _atomic_save(
+                    {
+                        "ids": ids,
+                        "emb": torch.stack([cached[u] for u in ids]),
+                        "keys": [_file_key(items[u]) for u in ids],
+                    },
+                    cache_path,
+                )
+        return {uid: cached[uid] for uid in items}
+
+
+def _file_key(path):
+    """Identifies a file version: path, size and modification time."""
+    stat = os.stat(path)
+    return f"{os.path.abspath(path)}|{stat.st_size}|{int(stat.st_mtime)}"
+
+
+def _atomic_save(obj, path):
+    """``torch.save`` to a temporary name, then rename."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def embeddings_dataset(embeddings):
+    """A ``DynamicItemDataset`` of stored utterance embeddings.
+
+    Arguments
+    ---------
+    embeddings : dict
+        Maps id to a ``[D]`` embedding.
+
+    Returns
+    -------
+    speechbrain.dataio.dataset.DynamicItemDataset
+        Items with ``id`` and ``emb``.
+
+    Example
+    -------
+    >>> ds = embeddings_dataset({"a": torch.zeros(4)})
+    >>> ds[0]["emb"].shape
+    torch.Size([4])
+    """
+    data = {uid: {"emb": emb} for uid, emb in embeddings.items()}
+    return sb.dataio.dataset.DynamicItemDataset(data, output_keys=["id", "emb"])
+
+
+def save_json(obj, path):
+    """Writes JSON atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fout:
+        json.dump(obj, fout, indent=2, sort_keys=True)
+    os.replace(tmp, path)

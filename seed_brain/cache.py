@@ -1,0 +1,283 @@
+"""Embedding cache of training views.
+
+Running the frozen encoder on every view of every crop, every epoch, is
+what SEED training costs; the denoiser itself is tiny. The cache runs the
+encoder once over ``crops_per_utt`` random crops of each training
+utterance, ``V`` views each, and stores the embeddings in a memory-mapped
+``float32`` array ``[N, V, D]`` with a JSON index. Training then reads
+embeddings (``use_cache: True``) and draws fresh forward-process noise at
+every step.
+
+The build is resumable and idempotent: utterances are processed in chunks,
+a chunk's rows are flushed before its "done" flag is written (atomically),
+and a rerun skips what is done. A finished cache whose configuration
+matches is reused as is; one that does not match is an error naming the
+folder.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import json
+import logging
+import os
+import zlib
+
+import numpy as np
+import speechbrain as sb
+import torch
+from tqdm import tqdm
+
+from seed_brain.audio import load_audio
+
+logger = logging.getLogger(__name__)
+
+
+def crop_starts(uid, num_samples, crop_samples, crops, seed):
+    """Deterministic random crop offsets for one utterance.
+
+    Arguments
+    ---------
+    uid : str
+        Utterance id (seeds the draw together with ``seed``).
+    num_samples : int
+        Utterance length.
+    crop_samples : int
+        Crop length.
+    crops : int
+        Number of crops.
+    seed : int
+        Global seed.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[crops]`` start offsets.
+
+    Example
+    -------
+    >>> crop_starts("a", 100, 30, 3, 0).tolist() == crop_starts(
+    ...     "a", 100, 30, 3, 0).tolist()
+    True
+    >>> int(crop_starts("a", 10, 30, 2, 0).max())
+    0
+    """
+    rng = np.random.default_rng((zlib.crc32(uid.encode()), int(seed)))
+    high = max(0, num_samples - crop_samples)
+    return rng.integers(0, high + 1, size=crops)
+
+
+def take_crop(wav, start, crop_samples):
+    """A crop of ``crop_samples``; short audio is repeated to fill it.
+
+    Example
+    -------
+    >>> take_crop(torch.arange(3.0), 0, 7).tolist()
+    [0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0]
+    """
+    if wav.numel() < crop_samples:
+        reps = -(-crop_samples // wav.numel())
+        wav = wav.repeat(reps)
+    return wav[start : start + crop_samples]
+
+
+class ViewCache:
+    """A memory-mapped cache of view embeddings ``[N, V, D]``.
+
+    Arguments
+    ---------
+    folder : str
+        Cache folder (``views.f32``, ``index.json``, ``done.json``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> tmp = tempfile.mkdtemp()
+    >>> cache = ViewCache(tmp)
+    >>> cache.exists()
+    False
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.index_path = os.path.join(folder, "index.json")
+        self.data_path = os.path.join(folder, "views.f32")
+        self.done_path = os.path.join(folder, "done.json")
+
+    def exists(self):
+        """Whether an index has been written."""
+        return os.path.exists(self.index_path)
+
+    def index(self):
+        """The JSON index (ids, shape, configuration)."""
+        with open(self.index_path, encoding="utf-8") as fin:
+            return json.load(fin)
+
+    def done(self):
+        """Set of utterance ids whose rows are complete."""
+        if not os.path.exists(self.done_path):
+            return set()
+        with open(self.done_path, encoding="utf-8") as fin:
+            return set(json.load(fin))
+
+    def _write_json(self, obj, path):
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fout:
+            json.dump(obj, fout, sort_keys=True)
+        os.replace(tmp, path)
+
+    def array(self, mode="r"):
+        """The memory-mapped array."""
+        shape = tuple(self.index()["shape"])
+        return np.memmap(
+            self.data_path, dtype=np.float32, mode=mode, shape=shape
+        )
+
+    def complete(self):
+        """Whether every utterance of the index is done."""
+        return self.exists() and self.done() >= set(self.index()["utterances"])
+
+    def dataset(self):
+        """A ``DynamicItemDataset`` of crops yielding ``emb`` ``[V, D]``."""
+        index = self.index()
+        array = self.array()
+        data = {cid: {"row": i} for i, cid in enumerate(index["crops"])}
+
+        @sb.utils.data_pipeline.takes("row")
+        @sb.utils.data_pipeline.provides("emb")
+        def read_row(row):
+            return torch.from_numpy(np.array(array[row]))
+
+        return sb.dataio.dataset.DynamicItemDataset(
+            data, dynamic_items=[read_row], output_keys=["id", "emb"]
+        )
+
+    def build(
+        self,
+        brain,
+        rows,
+        crops_per_utt,
+        crop_samples,
+        seed,
+        batch_size=64,
+        sample_rate=16000,
+        config=None,
+    ):
+        """Fills the cache (resuming a partial build).
+
+        Arguments
+        ---------
+        brain : seed_brain.brain.SEEDBrain
+            Provides ``encode`` and ``hparams.view_builder``.
+        rows : list of tuple
+            ``(utterance id, audio path)`` of the training manifest.
+        crops_per_utt : int
+            Crops per utterance (``M``).
+        crop_samples : int
+            Samples per crop.
+        seed : int
+            Seed of crop positions and augmentation draws.
+        batch_size : int
+            Crops per encoder call (times ``V`` views).
+        sample_rate : int
+            Audio rate.
+        config : dict or None
+            Extra settings recorded in the index (views, encoder, ...); a
+            cache built with other settings is refused.
+
+        Returns
+        -------
+        ViewCache
+            ``self``.
+        """
+        views = list(brain.hparams.view_builder.views)
+        config = dict(config or {})
+        config.update(
+            crops_per_utt=int(crops_per_utt),
+            crop_samples=int(crop_samples),
+            seed=int(seed),
+            views=views,
+            sample_rate=int(sample_rate),
+        )
+        utterances = [uid for uid, _ in rows]
+        if self.exists():
+            index = self.index()
+            if index["config"] != config or index["utterances"] != utterances:
+                raise ValueError(
+                    f"The embedding cache in {self.folder} was built with "
+                    "other settings or another manifest; delete that folder "
+                    "or point 'cache_folder' elsewhere to rebuild it."
+                )
+            if self.complete():
+                logger.info("Embedding cache %s is complete", self.folder)
+                return self
+        else:
+            os.makedirs(self.folder, exist_ok=True)
+            probe = brain.encode(torch.zeros(1, crop_samples) + 1e-3)
+            dim = probe.shape[-1]
+            crops = [
+                f"{u}/{k}" for u in utterances for k in range(crops_per_utt)
+            ]
+            shape = [len(crops), len(views), dim]
+            np.memmap(
+                self.data_path, dtype=np.float32, mode="w+", shape=tuple(shape)
+            ).flush()
+            self._write_json(
+                {
+                    "config": config,
+                    "utterances": utterances,
+                    "crops": crops,
+                    "shape": shape,
+                },
+                self.index_path,
+            )
+        array = self.array("r+")
+        done = self.done()
+        position = {uid: i for i, uid in enumerate(utterances)}
+        todo = [(u, p) for u, p in rows if u not in done]
+        per_chunk = max(1, batch_size // crops_per_utt)
+        logger.info(
+            "Embedding cache: %d of %d utterances to encode (%d crops x %d "
+            "views each)",
+            len(todo),
+            len(rows),
+            crops_per_utt,
+            len(views),
+        )
+        with tqdm(
+            total=len(todo), desc="view cache", dynamic_ncols=True
+        ) as bar:
+            for start in range(0, len(todo), per_chunk):
+                chunk = todo[start : start + per_chunk]
+                crops = []
+                for uid, path in chunk:
+                    wav = load_audio(path, sample_rate)
+                    if wav.numel() == 0 or wav.abs().max() == 0:
+                        raise ValueError(
+                            f"{path} is empty or all silent: remove it from "
+                            "the clean training folder."
+                        )
+                    for s in crop_starts(
+                        uid, wav.numel(), crop_samples, crops_per_utt, seed
+                    ):
+                        crops.append(take_crop(wav, int(s), crop_samples))
+                wavs = torch.stack(crops).to(brain.device)
+                # Augmentation draws come from the global RNG: seed it per
+                # chunk so that a resumed build equals an uninterrupted one.
+                torch.manual_seed(int(seed) * 100003 + position[chunk[0][0]])
+                with torch.no_grad():
+                    lens = torch.ones(wavs.shape[0], device=wavs.device)
+                    v = brain.hparams.view_builder(wavs, lens)
+                    b, nv, length = v.shape
+                    emb = brain.encode(v.reshape(b * nv, length))
+                emb = emb.reshape(b, nv, -1).cpu().numpy()
+                for j, (uid, _) in enumerate(chunk):
+                    row = position[uid] * crops_per_utt
+                    array[row : row + crops_per_utt] = emb[
+                        j * crops_per_utt : (j + 1) * crops_per_utt
+                    ]
+                array.flush()
+                done.update(uid for uid, _ in chunk)
+                self._write_json(sorted(done), self.done_path)
+                bar.update(len(chunk))
+        return self

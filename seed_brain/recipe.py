@@ -1,0 +1,478 @@
+"""Recipe glue: data preparation and datasets of the SEED recipe.
+
+:func:`prepare_seed_data` runs every preparation step of ``train.py`` (on
+the main process) from plain folders: a label-free training manifest, noise
+and RIR CSVs for SpeechBrain's augmenters, a held-out dev trial list, the
+test trial list and its noisy test conditions. :func:`train_dataset`
+builds the ``DynamicItemDataset`` of random crops for online training.
+
+The dev set needs no speaker labels either: a few training utterances are
+held out, cut into segments, and segments of one utterance are target
+trials (different segments, same speaker), segments of different
+utterances non-target ones. The test side of each dev trial is corrupted
+with the *training* noise and RIRs (never the test ones), so model
+selection never sees the test conditions.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import json
+import logging
+import os
+
+import numpy as np
+import speechbrain as sb
+import torch
+
+from seed_brain import dataprep
+from seed_brain.audio import load_audio, write_audio
+from seed_brain.cache import crop_starts, take_crop
+
+logger = logging.getLogger(__name__)
+
+PREPARED = "prepared.json"
+
+
+def _read_csv(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fin:
+        return list(csv.DictReader(fin))
+
+
+def _write_atomic(path, text):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fout:
+        fout.write(text)
+    os.replace(tmp, path)
+
+
+def _as_list(value):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def split_dev(rows, dev_utterances, seed, min_seconds=0.0):
+    """Holds ``dev_utterances`` manifest rows out of training (seeded).
+
+    Arguments
+    ---------
+    rows : list of dict
+        Manifest rows (``ID``, ``duration``, ``wav``).
+    dev_utterances : int
+        How many to hold out, drawn at random among the rows of at least
+        ``min_seconds``.
+    seed : int
+        Seed of the choice.
+    min_seconds : float
+        Shortest eligible utterance (room for two dev segments).
+
+    Returns
+    -------
+    tuple
+        ``(train_rows, dev_rows)``.
+
+    Example
+    -------
+    >>> rows = [{"ID": str(i), "duration": "5", "wav": ""} for i in range(6)]
+    >>> train, dev = split_dev(rows, 2, seed=0)
+    >>> len(train), len(dev), set(r["ID"] for r in train + dev) == set(
+    ...     r["ID"] for r in rows)
+    (4, 2, True)
+    """
+    if dev_utterances <= 0:
+        return list(rows), []
+    if dev_utterances >= len(rows):
+        raise ValueError(
+            f"dev_utterances={dev_utterances} would leave no training "
+            f"utterance out of {len(rows)}: lower dev_utterances."
+        )
+    eligible = [
+        i for i, r in enumerate(rows) if float(r["duration"]) >= min_seconds
+    ]
+    if len(eligible) < dev_utterances:
+        raise ValueError(
+            f"Only {len(eligible)} clean utterances last {min_seconds} s or "
+            f"more, {dev_utterances} are needed for the dev set: lower "
+            "dev_utterances or dev_segment_seconds."
+        )
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(eligible)
+    dev_idx = set(order[:dev_utterances].tolist())
+    train = [r for i, r in enumerate(rows) if i not in dev_idx]
+    dev = [r for i, r in enumerate(rows) if i in dev_idx]
+    return train, dev
+
+
+def prepare_dev_set(
+    dev_rows,
+    out_folder,
+    noise_files,
+    rir_files,
+    segment_seconds=3.0,
+    max_segments=4,
+    snr_range=(0.0, 10.0),
+    sample_rate=16000,
+    seed=1234,
+):
+    """Writes dev segments (clean and corrupted) and the dev trial list.
+
+    Arguments
+    ---------
+    dev_rows : list of dict
+        Held-out manifest rows.
+    out_folder : str
+        Where ``clean/``, ``noisy/`` and ``dev_trials.txt`` go.
+    noise_files : list of str
+        Training noise files (converted, at ``sample_rate``).
+    rir_files : list of str
+        Training RIR files (converted, at ``sample_rate``).
+    segment_seconds : float
+        Segment length.
+    max_segments : int
+        At most this many segments per utterance.
+    snr_range : tuple
+        Noise SNR range in dB.
+    sample_rate : int
+        Audio rate.
+    seed : int
+        Seed of every choice.
+
+    Returns
+    -------
+    dict
+        ``{"items": {id: path}, "trials": [(label, enrol_id, test_id)]}``.
+    """
+    seg = int(segment_seconds * sample_rate)
+    noises = [load_audio(f, sample_rate) for f in noise_files]
+    rirs = [load_audio(f, sample_rate) for f in rir_files]
+    kinds = []
+    if noises:
+        kinds.append("noise")
+    if rirs:
+        kinds.append("reverb")
+    if noises and rirs:
+        kinds.append("reverb_noise")
+    if not kinds:
+        raise ValueError(
+            "The dev set needs training noise or RIR files to corrupt its "
+            "test side: give noise_folder and/or rir_folder."
+        )
+    items, segments = {}, {}
+    for row in dev_rows:
+        uid = row["ID"]
+        wav = load_audio(row["wav"], sample_rate)
+        count = min(max_segments, wav.numel() // seg)
+        if count < 2:
+            raise ValueError(
+                f"Dev utterance {row['wav']} is shorter than two segments "
+                f"of {segment_seconds} s: lower dev_segment_seconds or "
+                "raise min_duration."
+            )
+        segments[uid] = []
+        for k in range(count):
+            sid = f"{uid}_{k}"
+            chunk = wav[k * seg : (k + 1) * seg]
+            rng = np.random.default_rng([seed, k, *map(ord, uid[-16:])])
+            kind = kinds[int(rng.integers(len(kinds)))]
+            snr = float(rng.uniform(*snr_range))
+            cond = {
+                "name": kind,
+                "snr": None if kind == "reverb" else snr,
+                "reverb": kind != "noise",
+            }
+            clean_path = os.path.join(out_folder, "clean", f"{sid}.wav")
+            noisy_path = os.path.join(out_folder, "noisy", f"{sid}.wav")
+            if not os.path.exists(clean_path):
+                write_audio(clean_path, chunk, sample_rate)
+            if not os.path.exists(noisy_path):
+                noisy = dataprep.corrupt_utterance(
+                    chunk, cond, rng, noises, rirs
+                )
+                write_audio(noisy_path, noisy, sample_rate)
+            items[f"dev_clean/{sid}"] = clean_path
+            items[f"dev_noisy/{sid}"] = noisy_path
+            segments[uid].append(sid)
+    trials = []
+    for uid, segs in segments.items():
+        for other, osegs in segments.items():
+            for a in segs:
+                for b in osegs:
+                    if a != b:
+                        trials.append(
+                            (
+                                int(uid == other),
+                                f"dev_clean/{a}",
+                                f"dev_noisy/{b}",
+                            )
+                        )
+    _write_atomic(
+        os.path.join(out_folder, "dev_trials.txt"),
+        "".join(f"{lab} {a} {b}\n" for lab, a, b in trials),
+    )
+    return {"items": items, "trials": trials}
+
+
+def prepare_seed_data(
+    data_folder,
+    clean_folder,
+    test_folder,
+    noise_folder=None,
+    rir_folder=None,
+    music_folder=None,
+    test_noise_folder=None,
+    test_rir_folder=None,
+    noise_include=None,
+    noise_exclude=None,
+    rir_include=None,
+    rir_exclude=None,
+    music_include=None,
+    music_exclude=None,
+    test_noise_include=None,
+    test_noise_exclude=None,
+    test_rir_include=None,
+    test_rir_exclude=None,
+    conditions=None,
+    max_target=None,
+    max_nontarget=None,
+    min_duration=0.0,
+    dev_utterances=10,
+    dev_segment_seconds=3.0,
+    dev_max_segments=4,
+    sample_rate=16000,
+    seed=1234,
+):
+    """Prepares everything the recipe reads, into ``data_folder``.
+
+    Writes ``train.csv`` (label-free manifest, dev utterances removed),
+    ``noise.csv`` / ``music.csv`` / ``rir.csv`` (SpeechBrain augmenter
+    CSVs of converted 16 kHz mono files), ``dev/`` (dev segments and
+    trials), ``trials.txt`` (test trials), ``conditions/`` (noisy test
+    files) and ``prepared.json`` describing it all. Every step is
+    idempotent; see :mod:`seed_brain.dataprep`.
+
+    Arguments
+    ---------
+    data_folder : str
+        Output folder.
+    clean_folder : str or list of str
+        Clean speech, any layout, no labels.
+    test_folder : str
+        Test speech, one sub-folder per speaker.
+    noise_folder, rir_folder, music_folder : str or None
+        Training augmentation sources (music defaults to noise).
+    test_noise_folder, test_rir_folder : str or None
+        Test-condition sources (default: the training ones).
+    noise_include, noise_exclude, ... : list of str or None
+        Glob patterns selecting files of each source (e.g. train on
+        ``noise[1-5].wav`` and test on the rest of one folder).
+    conditions : list of dict or None
+        Test conditions (default: ``dataprep.DEFAULT_CONDITIONS``).
+    max_target, max_nontarget : int or None
+        Trial caps.
+    min_duration : float
+        Shorter clean files are skipped.
+    dev_utterances : int
+        Clean utterances held out for the dev trials.
+    dev_segment_seconds : float
+        Length of dev segments.
+    dev_max_segments : int
+        Segments per dev utterance at most.
+    sample_rate : int
+        Audio rate.
+    seed : int
+        Seed of every random choice.
+
+    Returns
+    -------
+    dict
+        The content of ``prepared.json``.
+    """
+    os.makedirs(data_folder, exist_ok=True)
+    sources = {
+        "noise": (noise_folder, noise_include, noise_exclude),
+        "music": (music_folder or noise_folder, music_include, music_exclude),
+        "rir": (rir_folder, rir_include, rir_exclude),
+    }
+    augment = {}
+    for name, (folder, include, exclude) in sources.items():
+        if folder is None:
+            augment[name] = None
+            continue
+        csv_path = os.path.join(data_folder, f"{name}.csv")
+        rows = dataprep.prepare_augment_csv(
+            folder,
+            csv_path,
+            os.path.join(data_folder, "augment", name),
+            sample_rate=sample_rate,
+            include=_as_list(include),
+            exclude=_as_list(exclude),
+        )
+        augment[name] = {"csv": csv_path, "files": [r["wav"] for r in rows]}
+
+    all_csv = os.path.join(data_folder, "clean_all.csv")
+    rows = dataprep.prepare_clean_manifest(
+        _as_list(clean_folder), all_csv, sample_rate, min_duration
+    )
+    train_rows, dev_rows = split_dev(
+        rows, dev_utterances, seed, min_seconds=2 * dev_segment_seconds
+    )
+    train_csv = os.path.join(data_folder, "train.csv")
+    _write_atomic(
+        train_csv,
+        "ID,duration,wav\n"
+        + "".join(
+            f"{r['ID']},{r['duration']},{r['wav']}\n" for r in train_rows
+        ),
+    )
+    dev = {"items": {}, "trials": []}
+    if dev_rows:
+        dev = prepare_dev_set(
+            dev_rows,
+            os.path.join(data_folder, "dev"),
+            (augment["noise"] or {}).get("files", []),
+            (augment["rir"] or {}).get("files", []),
+            segment_seconds=dev_segment_seconds,
+            max_segments=dev_max_segments,
+            sample_rate=sample_rate,
+            seed=seed,
+        )
+
+    trials_path = os.path.join(data_folder, "trials.txt")
+    dataprep.prepare_trials(
+        test_folder, trials_path, max_target, max_nontarget, seed
+    )
+    test_noise = _select(
+        test_noise_folder or noise_folder,
+        test_noise_include,
+        test_noise_exclude,
+    )
+    test_rirs = _select(
+        test_rir_folder or rir_folder, test_rir_include, test_rir_exclude
+    )
+    conds = dataprep.prepare_test_conditions(
+        test_folder,
+        trials_path,
+        os.path.join(data_folder, "conditions"),
+        conditions=conditions,
+        noise_files=test_noise,
+        rir_files=test_rirs,
+        sample_rate=sample_rate,
+        seed=seed,
+    )
+    prepared = {
+        "train_csv": train_csv,
+        "augment": augment,
+        "dev": {
+            "items": dev["items"],
+            "trials": [list(t) for t in dev["trials"]],
+        },
+        "conditions": {
+            name: {
+                "enrol_root": c["enrol_root"],
+                "test_root": c["test_root"],
+                "trials": [list(t) for t in c["trials"]],
+            }
+            for name, c in conds.items()
+        },
+        "n_train_utterances": len(train_rows),
+        "n_dev_utterances": len(dev_rows),
+    }
+    _write_atomic(
+        os.path.join(data_folder, PREPARED),
+        json.dumps(prepared, indent=1, sort_keys=True),
+    )
+    logger.info(
+        "Prepared %d training utterances, %d dev trials, %d test "
+        "conditions in %s",
+        len(train_rows),
+        len(dev["trials"]),
+        len(conds),
+        data_folder,
+    )
+    return prepared
+
+
+def _select(folder, include, exclude):
+    """Absolute paths of the audio files of a folder matching the globs."""
+    if folder is None:
+        return None
+    files = dataprep.list_audio_files(
+        folder, include=_as_list(include), exclude=_as_list(exclude)
+    )
+    if not files:
+        raise ValueError(
+            f"No audio file in {folder} matches include={include} "
+            f"exclude={exclude}: fix the patterns in the yaml."
+        )
+    return [os.path.abspath(f) for f in files]
+
+
+def load_prepared(data_folder):
+    """Reads ``prepared.json`` written by :func:`prepare_seed_data`."""
+    path = os.path.join(data_folder, PREPARED)
+    with open(path, encoding="utf-8") as fin:
+        return json.load(fin)
+
+
+def test_items(prepared):
+    """Every audio file the test stage embeds, keyed ``<condition>/<path>``.
+
+    Enrolment files are keyed ``clean/<path>``; the test side of condition
+    ``c`` is keyed ``c/<path>`` (paths as written in the trial list).
+
+    Arguments
+    ---------
+    prepared : dict
+        Output of :func:`prepare_seed_data`.
+
+    Returns
+    -------
+    tuple
+        ``(items, conditions)``: ``{key: audio path}`` and
+        ``{condition: [(label, enrol, test)]}``.
+    """
+    items, conditions = {}, {}
+    for name, cond in prepared["conditions"].items():
+        trials = [tuple(t) for t in cond["trials"]]
+        conditions[name] = trials
+        for _, enrol, test in trials:
+            items[f"clean/{enrol}"] = os.path.join(cond["enrol_root"], enrol)
+            items[f"{name}/{test}"] = os.path.join(cond["test_root"], test)
+    return items, conditions
+
+
+def train_dataset(train_csv, crop_samples, sample_rate=16000):
+    """``DynamicItemDataset`` of random crops (``sig``) for online training.
+
+    Arguments
+    ---------
+    train_csv : str
+        Manifest with ``ID,duration,wav``.
+    crop_samples : int
+        Samples per crop; shorter utterances are repeated to fill it.
+    sample_rate : int
+        Rate to load at.
+
+    Returns
+    -------
+    speechbrain.dataio.dataset.DynamicItemDataset
+        Items with ``id`` and ``sig``.
+    """
+    dataset = sb.dataio.dataset.DynamicItemDataset.from_csv(train_csv)
+
+    @sb.utils.data_pipeline.takes("wav", "id")
+    @sb.utils.data_pipeline.provides("sig")
+    def crop(wav, uid):
+        audio = load_audio(wav, sample_rate)
+        start = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        start = int(crop_starts(uid, audio.numel(), crop_samples, 1, start)[0])
+        return take_crop(audio, start, crop_samples)
+
+    dataset.add_dynamic_item(crop)
+    dataset.set_output_keys(["id", "sig"])
+    return dataset

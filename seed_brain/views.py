@@ -1,0 +1,153 @@
+"""Views of a clean crop: the training pairs of SEED.
+
+Every training crop is turned into ``V`` views, by default
+``[clean, clean, music, noise, reverb]``: view 0 is the clean target, the
+others (a second clean copy included, so that clean inputs are trained too)
+are the inputs. Each view is produced by a SpeechBrain augmenter
+(:class:`speechbrain.augment.time_domain.AddNoise`,
+:class:`speechbrain.augment.time_domain.AddReverb`) or a chain of them,
+configured in the yaml.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import inspect
+
+import torch
+from torch import nn
+
+
+def _takes_lengths(module):
+    """Whether an augmenter's forward takes ``(wavs, lengths)``."""
+    params = inspect.signature(module.forward).parameters
+    return len(params) >= 2
+
+
+def apply_augmenter(module, wavs, lengths):
+    """Calls a SpeechBrain augmenter with or without lengths.
+
+    Arguments
+    ---------
+    module : torch.nn.Module or None
+        The augmenter (``None`` is the identity).
+    wavs : torch.Tensor
+        ``[B, L]`` waveforms.
+    lengths : torch.Tensor
+        ``[B]`` relative lengths.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, L]`` augmented waveforms (same length as the input).
+
+    Example
+    -------
+    >>> from speechbrain.augment.time_domain import AddNoise
+    >>> wavs = torch.randn(2, 1600)
+    >>> out = apply_augmenter(AddNoise(snr_low=5, snr_high=5), wavs,
+    ...                       torch.ones(2))
+    >>> out.shape
+    torch.Size([2, 1600])
+    """
+    if module is None:
+        return wavs
+    if _takes_lengths(module):
+        out = module(wavs, lengths)
+    else:
+        out = module(wavs)
+    # Keep the crop length fixed: augmenters may pad or trim.
+    if out.shape[1] > wavs.shape[1]:
+        out = out[:, : wavs.shape[1]]
+    elif out.shape[1] < wavs.shape[1]:
+        out = nn.functional.pad(out, (0, wavs.shape[1] - out.shape[1]))
+    return out
+
+
+class ChainAugment(nn.Module):
+    """Applies several augmenters in turn (e.g. reverb, then noise).
+
+    Arguments
+    ---------
+    augmenters : list of torch.nn.Module
+        Applied first to last.
+
+    Example
+    -------
+    >>> from speechbrain.augment.time_domain import AddNoise
+    >>> chain = ChainAugment([AddNoise(snr_low=10, snr_high=10),
+    ...                       AddNoise(snr_low=10, snr_high=10)])
+    >>> chain(torch.randn(2, 800), torch.ones(2)).shape
+    torch.Size([2, 800])
+    """
+
+    def __init__(self, augmenters):
+        super().__init__()
+        self.augmenters = nn.ModuleList(augmenters)
+
+    def forward(self, wavs, lengths):
+        """Applies every augmenter."""
+        for module in self.augmenters:
+            wavs = apply_augmenter(module, wavs, lengths)
+        return wavs
+
+
+class ViewBuilder(nn.Module):
+    """Builds the ``V`` views of a batch of clean crops.
+
+    Arguments
+    ---------
+    views : list of str
+        View names in order; view 0 must be a clean one (the target).
+    augmenters : dict
+        Maps each name that is not clean to its augmenter. A name that maps
+        to ``None``, or the name ``"clean"``, is the identity.
+
+    Example
+    -------
+    >>> from speechbrain.augment.time_domain import AddNoise
+    >>> builder = ViewBuilder(
+    ...     ["clean", "clean", "noise"],
+    ...     {"noise": AddNoise(snr_low=0, snr_high=0)},
+    ... )
+    >>> views = builder(torch.randn(4, 1600), torch.ones(4))
+    >>> views.shape
+    torch.Size([4, 3, 1600])
+    >>> torch.equal(views[:, 0], views[:, 1])
+    True
+    """
+
+    def __init__(self, views, augmenters=None):
+        super().__init__()
+        augmenters = dict(augmenters or {})
+        views = list(views)
+        if len(views) < 2:
+            raise ValueError(
+                "SEED needs at least two views (a clean target and one "
+                f"input), got views={views}."
+            )
+        unknown = [v for v in views if v != "clean" and v not in augmenters]
+        if unknown:
+            raise ValueError(
+                f"Views {unknown} have no augmenter: add them under "
+                f"'view_augmenters' in the yaml (known: {sorted(augmenters)})."
+            )
+        if views[0] != "clean" and augmenters.get(views[0]) is not None:
+            raise ValueError(
+                f"View 0 is the clean target, but it is {views[0]!r}, which "
+                "augments the audio: start 'views' with 'clean'."
+            )
+        self.views = views
+        self.augmenters = nn.ModuleDict(
+            {k: v for k, v in augmenters.items() if v is not None}
+        )
+
+    def forward(self, wavs, lengths=None):
+        """Returns ``[B, V, L]`` views of ``[B, L]`` clean crops."""
+        if lengths is None:
+            lengths = torch.ones(wavs.shape[0], device=wavs.device)
+        out = []
+        for name in self.views:
+            module = self.augmenters[name] if name in self.augmenters else None
+            out.append(apply_augmenter(module, wavs, lengths))
+        return torch.stack(out, dim=1)

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Recipe: train SEED over a frozen speaker encoder, then report.
+
+    python train.py hparams/seed_ge2e.yaml \
+        --clean_folder=<clean speech> --noise_folder=<noise> \
+        --rir_folder=<RIRs> --test_folder=<one sub-folder per speaker> \
+        --output_folder=results/ge2e
+
+With no data arguments it runs on a generated demonstration corpus.
+``--test_only`` evaluates the best checkpoint without training.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import logging
+import os
+import sys
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.sampler import ReproducibleRandomSampler
+from speechbrain.utils.distributed import run_on_main
+
+from seed_brain.brain import SEEDBrain, embeddings_dataset
+from seed_brain.cache import ViewCache
+from seed_brain.recipe import (
+    load_prepared,
+    prepare_seed_data,
+    test_items,
+    train_dataset,
+)
+
+logger = logging.getLogger(__name__)
+
+SOURCES = [
+    "clean_folder",
+    "test_folder",
+    "noise_folder",
+    "rir_folder",
+    "music_folder",
+    "test_noise_folder",
+    "test_rir_folder",
+]
+
+
+def use_demo_data(hparams):
+    """Generates the demonstration data and points the folders at it."""
+    from seed_brain.demo import make_demo_data
+
+    paths = make_demo_data(hparams["demo_folder"], seed=hparams["demo_seed"])
+    hparams["clean_folder"] = str(paths["clean"])
+    hparams["test_folder"] = str(paths["test"])
+    hparams["noise_folder"] = str(paths["noise"])
+    hparams["rir_folder"] = str(paths["rir"])
+    hparams["test_noise_folder"] = str(paths["test_noise"])
+    hparams["test_rir_folder"] = str(paths["test_rir"])
+    logger.info("Running on the demonstration data in %s", paths["root"])
+
+
+def prepare(hparams):
+    """Runs the data preparation (main process only)."""
+    keys = [k for k in SOURCES] + [
+        f"{src}_{kind}"
+        for src in ("noise", "rir", "music", "test_noise", "test_rir")
+        for kind in ("include", "exclude")
+    ]
+    kwargs = {k: hparams[k] for k in keys}
+    kwargs.update(
+        data_folder=hparams["data_folder"],
+        conditions=hparams["test_conditions"],
+        max_target=hparams["max_target"],
+        max_nontarget=hparams["max_nontarget"],
+        min_duration=hparams["min_duration"],
+        dev_utterances=hparams["dev_utterances"],
+        dev_segment_seconds=hparams["dev_segment_seconds"],
+        dev_max_segments=hparams["dev_max_segments"],
+        sample_rate=hparams["sample_rate"],
+        seed=hparams["seed"],
+    )
+    run_on_main(prepare_seed_data, kwargs=kwargs)
+    return load_prepared(hparams["data_folder"])
+
+
+def build_train_set(hparams, brain, prepared):
+    """Cached view embeddings, or random audio crops for online training."""
+    if hparams["use_cache"]:
+        import csv
+
+        with open(prepared["train_csv"], newline="", encoding="utf-8") as f:
+            rows = [(r["ID"], r["wav"]) for r in csv.DictReader(f)]
+        cache = ViewCache(hparams["cache_folder"] + "/views")
+        run_on_main(
+            cache.build,
+            kwargs=dict(
+                brain=brain,
+                rows=rows,
+                crops_per_utt=hparams["crops_per_utt"],
+                crop_samples=hparams["crop_samples"],
+                seed=hparams["seed"],
+                batch_size=hparams["cache_batch_size"],
+                sample_rate=hparams["sample_rate"],
+                config={"backbone": hparams["backbone"]},
+            ),
+        )
+        return cache.dataset()
+    return train_dataset(
+        prepared["train_csv"], hparams["crop_samples"], hparams["sample_rate"]
+    )
+
+
+def main(argv):
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    if hparams["clean_folder"] is None:
+        run_on_main(use_demo_data, args=[hparams])
+        if sb.utils.distributed.if_main_process() is False:
+            use_demo_data(hparams)  # paths only: the data exists by now
+    prepared = prepare(hparams)
+
+    brain = SEEDBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    cache = hparams["cache_folder"]
+    dev_emb = brain.embed_files(
+        prepared["dev"]["items"],
+        cache_path=os.path.join(cache, "dev_embeddings.pt"),
+        batch_size=hparams["embed_batch_size"],
+        desc="embed dev",
+    )
+    brain.dev_trials = [tuple(t) for t in prepared["dev"]["trials"]]
+
+    if not run_opts.get("test_only", False):
+        train_set = build_train_set(hparams, brain, prepared)
+        sampler = ReproducibleRandomSampler(
+            train_set,
+            seed=hparams["seed"],
+            num_samples=hparams["steps_per_epoch"] * hparams["batch_size"],
+        )
+        brain.train_sampler = sampler  # so that fit() calls set_epoch
+        brain.fit(
+            hparams["epoch_counter"],
+            train_set,
+            embeddings_dataset(dev_emb),
+            train_loader_kwargs=dict(
+                hparams["train_dataloader_opts"], sampler=sampler
+            ),
+            valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        )
+
+    items, conditions = test_items(prepared)
+    test_emb = brain.embed_files(
+        items,
+        cache_path=os.path.join(cache, "test_embeddings.pt"),
+        batch_size=hparams["embed_batch_size"],
+        desc="embed test",
+    )
+    brain.test_conditions = conditions
+    brain.evaluate(
+        embeddings_dataset(test_emb),
+        min_key="dev_eer",
+        test_loader_kwargs=hparams["test_dataloader_opts"],
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
