@@ -1,249 +1,92 @@
 #!/usr/bin/env python3
-"""Prepares the data of a SEED run: manifests, augmentation CSVs, trials.
+"""Prepares the data of a SEED run, exactly as ``train.py`` does.
 
-Everything goes under ``<output_folder>/data``::
+Runs :func:`seed_brain.recipe.prepare_seed_data` (see its docstring) into
+``--data_folder``: ``train.csv`` (label-free manifest), ``noise.csv`` /
+``music.csv`` / ``rir.csv`` (SpeechBrain ``AddNoise`` / ``AddReverb`` CSVs of
+converted 16 kHz mono files), ``dev/`` (dev segments and trials),
+``trials.txt``, ``conditions/`` (noisy test conditions) and
+``prepared.json``. Every step is idempotent: a second identical run writes
+nothing. ``train.py`` with the same folders reuses what this wrote when its
+``data_folder`` points to the same place.
 
-    train.csv                   clean speech, ID,duration,wav
-    noise.csv, noise/           training noises as 16 kHz mono WAV + CSV for
-                                speechbrain AddNoise
-    rir.csv, rir/               training RIRs, same, for AddReverb
-    trials.txt                  label enrol test (paths relative to
-                                --test_folder)
-    test_conditions/            corrupted test sides, one folder per
-                                condition, trials_<name>.txt (absolute
-                                paths) and conditions.json
+Example (the project's shared data; training noise noise1-5 and rir1-4,
+the other files kept for the test conditions)::
 
-Each step runs only when its inputs are given, and every step is
-idempotent: running the same command again writes nothing.
-
-Example (shared data of the project)::
-
-    python recipes/prepare_seed_data.py \\
+    python recipes/prepare_seed_data.py --data_folder results/ge2e/data \\
         --clean_folder ../shared/data/speech/train-clean-100 \\
-        --noise_folder ../shared/data/noise --noise_include 'noise[1-5].wav' \\
-        --rir_folder ../shared/data/rir --rir_include 'rir[1-4].wav' \\
         --test_folder ../shared/data/speech/test-other \\
-        --test_noise_folder ../shared/data/noise \\
-        --test_noise_exclude 'noise[1-5].wav' \\
-        --test_rir_folder ../shared/data/rir \\
-        --test_rir_exclude 'rir[1-4].wav' \\
-        --output_folder results/seed
+        --noise_folder ../shared/data/noise --noise_include 'noise*.wav' \\
+        --rir_folder ../shared/data/rir --rir_include 'rir[1-4].wav' \\
+        --test_noise_exclude 'noise*.wav' --test_rir_exclude 'rir[1-4].wav'
 
 Authors
--------
-* seed-brain contributors
+ * seed-brain developers 2026
 """
 
 import argparse
+import inspect
 import logging
 import os
 import sys
 
 try:
-    from seed_brain import dataprep
+    from seed_brain.recipe import prepare_seed_data
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain import dataprep
+    from seed_brain.recipe import prepare_seed_data
+
+LISTS = {"clean_folder"} | {
+    f"{src}_{kind}"
+    for src in ("noise", "rir", "music", "test_noise", "test_rir")
+    for kind in ("include", "exclude")
+}
+NUMBERS = {
+    "max_target": int,
+    "max_nontarget": int,
+    "min_duration": float,
+    "dev_utterances": int,
+    "dev_segment_seconds": float,
+    "dev_max_segments": int,
+    "sample_rate": int,
+    "seed": int,
+}
 
 
-def parse_args(argv=None):
-    """Command-line options (see ``--help``)."""
-    names = [c["name"] for c in dataprep.DEFAULT_CONDITIONS]
-    parser = argparse.ArgumentParser(
-        description=(
-            "Prepare SEED data into OUTPUT_FOLDER/data: clean-speech "
-            "manifest (train.csv), noise and RIR CSVs for SpeechBrain's "
-            "AddNoise/AddReverb (files converted to mono WAV at "
-            "--sample_rate), a verification trial list (trials.txt) and "
-            "corrupted test conditions (test_conditions/). Steps whose "
-            "inputs are not given are skipped; re-running writes nothing."
-        ),
-        epilog=__doc__.split("Authors")[0].split("Example", 1)[1].strip(),
+def parser():
+    """The argument parser: one option per argument of the function."""
+    out = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[2:4]),
     )
-    parser.add_argument(
-        "--output_folder",
-        required=True,
-        help="Run folder; outputs go to OUTPUT_FOLDER/data.",
-    )
-    parser.add_argument(
-        "--clean_folder",
-        nargs="+",
-        help="Folder(s) of clean training speech, any layout (no labels "
-        "used) -> data/train.csv.",
-    )
-    parser.add_argument(
-        "--min_duration",
-        type=float,
-        default=0.0,
-        help="Skip clean files shorter than this, in seconds (default 0).",
-    )
-    parser.add_argument(
-        "--noise_folder",
-        help="Training noises -> data/noise.csv + data/noise/.",
-    )
-    parser.add_argument(
-        "--rir_folder",
-        help="Training room impulse responses -> data/rir.csv + data/rir/.",
-    )
-    parser.add_argument(
-        "--test_folder",
-        help="Test speech, one sub-folder per speaker -> data/trials.txt.",
-    )
-    parser.add_argument(
-        "--test_noise_folder",
-        help="Noises for the noisy test conditions (keep them apart from "
-        "the training noises).",
-    )
-    parser.add_argument(
-        "--test_rir_folder",
-        help="RIRs for the reverberant test conditions.",
-    )
-    for kind in ("noise", "rir", "test_noise", "test_rir"):
-        parser.add_argument(
-            f"--{kind}_include",
-            nargs="+",
-            metavar="GLOB",
-            help=f"Only files of --{kind}_folder matching one of these "
-            "globs (relative path or file name), e.g. "
-            f"'{'rir[1-4]' if 'rir' in kind else 'noise[1-5]'}.wav'.",
-        )
-        parser.add_argument(
-            f"--{kind}_exclude",
-            nargs="+",
-            metavar="GLOB",
-            help=f"Leave out files of --{kind}_folder matching these globs.",
-        )
-    parser.add_argument(
-        "--max_target",
-        type=int,
-        help="Most target trials (default: every same-speaker pair).",
-    )
-    parser.add_argument(
-        "--max_nontarget",
-        type=int,
-        help="Most non-target trials (default: every pair).",
-    )
-    parser.add_argument(
-        "--conditions",
-        nargs="+",
-        choices=names,
-        help="Test conditions to build (default: all those whose noise/RIR "
-        f"folders are given, among {', '.join(names)}).",
-    )
-    parser.add_argument(
-        "--sample_rate",
-        type=int,
-        default=16000,
-        help="Sample rate of converted and corrupted files (default 16000).",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=1234,
-        help="Seed of trial sampling and test corruption (default 1234).",
-    )
-    return parser.parse_args(argv)
+    params = inspect.signature(prepare_seed_data).parameters
+    for name, param in params.items():
+        if name == "conditions":
+            continue  # set test conditions in the yaml (train.py)
+        required = param.default is inspect.Parameter.empty
+        kwargs = {"required": required, "default": None}
+        if name in LISTS:
+            kwargs["nargs"] = "+"
+        if name in NUMBERS:
+            kwargs["type"] = NUMBERS[name]
+        if not required:
+            kwargs["default"] = param.default
+        out.add_argument(f"--{name}", **kwargs)
+    return out
 
 
 def main(argv=None):
-    """Runs the preparation steps whose inputs are given."""
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    data = os.path.join(args.output_folder, "data")
-    os.makedirs(data, exist_ok=True)
-    wrote = []
-
-    if args.clean_folder:
-        path = os.path.join(data, "train.csv")
-        rows = dataprep.prepare_clean_manifest(
-            args.clean_folder, path, args.sample_rate, args.min_duration
-        )
-        hours = sum(float(r["duration"]) for r in rows) / 3600
-        wrote.append(f"{path}: {len(rows)} clean files, {hours:.2f} h")
-
-    for kind in ("noise", "rir"):
-        folder = getattr(args, f"{kind}_folder")
-        if not folder:
-            continue
-        path = os.path.join(data, f"{kind}.csv")
-        rows = dataprep.prepare_augment_csv(
-            folder,
-            path,
-            os.path.join(data, kind),
-            sample_rate=args.sample_rate,
-            include=getattr(args, f"{kind}_include"),
-            exclude=getattr(args, f"{kind}_exclude"),
-        )
-        wrote.append(f"{path}: {len(rows)} {kind} files")
-
-    if args.test_folder:
-        path = os.path.join(data, "trials.txt")
-        trials = dataprep.prepare_trials(
-            args.test_folder,
-            path,
-            max_target=args.max_target,
-            max_nontarget=args.max_nontarget,
-            seed=args.seed,
-        )
-        targets = sum(label for label, _, _ in trials)
-        wrote.append(
-            f"{path}: {targets} target + {len(trials) - targets} "
-            "non-target trials"
-        )
-
-        sources = {}
-        for kind in ("noise", "rir"):
-            folder = getattr(args, f"test_{kind}_folder")
-            if folder:
-                sources[kind] = dataprep.list_audio_files(
-                    folder,
-                    include=getattr(args, f"test_{kind}_include"),
-                    exclude=getattr(args, f"test_{kind}_exclude"),
-                )
-                if not sources[kind]:
-                    sys.exit(f"No test {kind} file selected in '{folder}'.")
-        conditions = []
-        for cond in dataprep.DEFAULT_CONDITIONS:
-            needs_noise = cond["snr"] is not None
-            possible = (not needs_noise or "noise" in sources) and (
-                not cond["reverb"] or "rir" in sources
-            )
-            if args.conditions and cond["name"] not in args.conditions:
-                continue
-            if not possible:
-                if args.conditions:
-                    sys.exit(
-                        f"Condition {cond['name']} needs "
-                        f"{'--test_noise_folder' if needs_noise else ''}"
-                        f"{' and ' if needs_noise and cond['reverb'] else ''}"
-                        f"{'--test_rir_folder' if cond['reverb'] else ''}."
-                    )
-                print(f"Skipping condition {cond['name']}: no test noise/RIR.")
-                continue
-            conditions.append(cond)
-        if conditions:
-            out = dataprep.prepare_test_conditions(
-                args.test_folder,
-                path,
-                os.path.join(data, "test_conditions"),
-                conditions=conditions,
-                noise_files=sources.get("noise"),
-                rir_files=sources.get("rir"),
-                sample_rate=args.sample_rate,
-                seed=args.seed,
-            )
-            for name, cond in out.items():
-                wrote.append(
-                    f"{cond['trials_path']}: condition {name}, test files "
-                    f"under {cond['test_root']}"
-                )
-
-    if not wrote:
-        sys.exit("Nothing to do: give at least one input folder (see --help).")
-    print("Prepared:")
-    for line in wrote:
-        print(f"  {line}")
+    """Runs the preparation; returns 0."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s - %(message)s")
+    prepared = prepare_seed_data(**vars(args))
+    print(
+        f"Prepared {prepared['n_train_utterances']} training utterances, "
+        f"{len(prepared['dev']['trials'])} dev trials and "
+        f"{len(prepared['conditions'])} test conditions in "
+        f"{args.data_folder}"
+    )
     return 0
 
 

@@ -239,7 +239,7 @@ def prepare_seed_data(
     conditions=None,
     max_target=None,
     max_nontarget=None,
-    min_duration=0.0,
+    min_duration=1.0,
     dev_utterances=10,
     dev_segment_seconds=3.0,
     dev_max_segments=4,
