@@ -35,10 +35,11 @@ setup(
         "scipy",
         "matplotlib",
         "tqdm",
+        # libespeak-ng and its voices, for the generated demonstration data
+        "espeakng-loader==0.2.4",
     ],
     extras_require={
         "test": ["pytest", "ruff"],
-        "demo": ["espeakng-loader"],
     },
     entry_points={},
 )
