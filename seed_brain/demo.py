@@ -62,7 +62,7 @@ Command line::
 
     python -m seed_brain.demo OUT_FOLDER [--seed 0] [--n-train-utts 120] ...
 
-Requires ``pip install "espeakng-loader>=0.2.4"`` (see
+Requires ``pip install "espeakng-loader==0.2.4"`` (see
 :data:`ESPEAK_REQUIREMENT`).
 
 Authors
@@ -104,7 +104,7 @@ __all__ = [
 ]
 
 #: The pip requirement that provides eSpeak NG (library and voice data).
-ESPEAK_REQUIREMENT = "espeakng-loader>=0.2.4"
+ESPEAK_REQUIREMENT = "espeakng-loader==0.2.4"
 
 #: Bumped whenever the generated data change for the same parameters.
 DEMO_DATA_VERSION = 1
