@@ -1,0 +1,571 @@
+"""Tests of the recipe's data side: ``seed_brain.recipe`` and the cache.
+
+* :func:`split_dev`, :func:`prepare_dev_set` and :func:`prepare_seed_data`
+  on small slices of the real data (symbolic links under ``tmp_path``).
+* :class:`seed_brain.cache.ViewCache` built with a tiny fake encoder (log
+  band energies, ``[B, L] -> [B, 8]``) behind a minimal brain-like object.
+"""
+
+import csv
+import json
+import os
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from speechbrain.augment.time_domain import AddNoise, AddReverb
+
+from seed_brain.audio import load_audio
+from seed_brain.cache import ViewCache, crop_starts, take_crop
+from seed_brain.dataprep import (
+    DEFAULT_CONDITIONS,
+    prepare_augment_csv,
+    prepare_clean_manifest,
+)
+from seed_brain.recipe import (
+    load_prepared,
+    prepare_dev_set,
+    prepare_seed_data,
+    split_dev,
+)
+from seed_brain.recipe import test_items as recipe_test_items
+from seed_brain.views import ViewBuilder
+
+SR = 16000
+
+
+def _snapshot(folder):
+    """``{path: (inode, mtime_ns)}`` of every file below ``folder``."""
+    return {
+        str(p): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in Path(folder).rglob("*")
+        if p.is_file()
+    }
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fin:
+        return list(csv.DictReader(fin))
+
+
+# --------------------------------------------------------------- split_dev
+
+
+def _rows(durations):
+    return [
+        {"ID": f"u{i:02d}", "duration": str(d), "wav": f"/x/u{i}.wav"}
+        for i, d in enumerate(durations)
+    ]
+
+
+def test_split_dev_disjoint_and_deterministic():
+    """Dev and train partition the rows, in order, the same way per seed."""
+    rows = _rows([5.0] * 20)
+    train, dev = split_dev(rows, 5, seed=3)
+    assert len(dev) == 5 and len(train) == 15
+    train_ids = [r["ID"] for r in train]
+    dev_ids = [r["ID"] for r in dev]
+    assert not set(train_ids) & set(dev_ids)
+    assert sorted(train_ids + dev_ids) == [r["ID"] for r in rows]
+    assert train_ids == sorted(train_ids)  # manifest order kept
+    again = split_dev(rows, 5, seed=3)
+    assert [r["ID"] for r in again[1]] == dev_ids
+    other = [r["ID"] for r in split_dev(rows, 5, seed=4)[1]]
+    assert other != dev_ids  # the seed matters
+    assert split_dev(rows, 0, seed=3) == (rows, [])
+
+
+def test_split_dev_respects_min_seconds():
+    """Only rows of at least min_seconds are held out."""
+    durations = [2.0, 9.0, 3.0, 7.0, 1.0, 6.0, 12.0, 5.9]
+    rows = _rows(durations)
+    long_ids = {r["ID"] for r in rows if float(r["duration"]) >= 6.0}
+    for seed in range(10):
+        train, dev = split_dev(rows, 3, seed=seed, min_seconds=6.0)
+        assert {r["ID"] for r in dev} <= long_ids
+        assert len(train) == 5
+    # Exactly as many eligible rows as needed: all of them are taken.
+    _, dev = split_dev(rows, 4, seed=0, min_seconds=6.0)
+    assert {r["ID"] for r in dev} == long_ids
+
+
+def test_split_dev_errors():
+    """Too many dev utterances, or too few long ones, are explained."""
+    rows = _rows([8.0, 8.0, 2.0])
+    with pytest.raises(ValueError, match="lower dev_utterances"):
+        split_dev(rows, 3, seed=0)
+    with pytest.raises(ValueError, match="lower dev_utterances") as info:
+        split_dev(rows, 2, seed=0, min_seconds=9.0)
+    assert "Only 0" in str(info.value)
+    assert "dev_segment_seconds" in str(info.value)
+
+
+# --------------------------------------------------------- prepare_dev_set
+
+
+@pytest.fixture(scope="module")
+def augment_files(data_dir, tmp_path_factory):
+    """Converted training noise (noise1-3) and RIR (rir1-2) files."""
+    root = tmp_path_factory.mktemp("aug")
+    noise = prepare_augment_csv(
+        data_dir / "noise", root / "n.csv", root / "n", include=["noise[1-3]*"]
+    )
+    rir = prepare_augment_csv(
+        data_dir / "rir", root / "r.csv", root / "r", include=["rir[12].wav"]
+    )
+    return [r["wav"] for r in noise], [r["wav"] for r in rir]
+
+
+@pytest.fixture(scope="module")
+def dev_rows(data_dir, tmp_path_factory):
+    """Three real utterances long enough for 2, 3 and 4 segments of 3 s."""
+    folder = tmp_path_factory.mktemp("devclean")
+    rows = prepare_clean_manifest(
+        data_dir / "speech" / "train-clean-100", folder / "all.csv"
+    )
+    chosen = []
+    for low, high in [(7.0, 8.9), (10.0, 11.9), (13.0, 99.0)]:
+        chosen.append(
+            next(r for r in rows if low <= float(r["duration"]) < high)
+        )
+    return chosen
+
+
+def test_prepare_dev_set(dev_rows, augment_files, tmp_path):
+    """Segments, items and trials follow the documented counts."""
+    noises, rirs = augment_files
+    seg = 3 * SR
+    out = tmp_path / "dev"
+    dev = prepare_dev_set(
+        dev_rows, str(out), noises, rirs, segment_seconds=3.0, max_segments=4
+    )
+    counts = {}
+    for row in dev_rows:
+        wav = load_audio(row["wav"], SR)
+        counts[row["ID"]] = min(4, wav.numel() // seg)
+        for k in range(counts[row["ID"]]):
+            sid = f"{row['ID']}_{k}"
+            clean = load_audio(dev["items"][f"dev_clean/{sid}"])
+            noisy = load_audio(dev["items"][f"dev_noisy/{sid}"])
+            assert clean.shape == noisy.shape == (seg,)
+            assert torch.equal(clean, wav[k * seg : (k + 1) * seg])
+            assert not torch.allclose(clean, noisy, atol=1e-3)
+            assert (
+                Path(dev["items"][f"dev_clean/{sid}"]).parent == out / "clean"
+            )
+    assert sorted(counts.values()) == [2, 3, 4]  # the fixture's intent
+    total = sum(counts.values())
+    assert len(dev["items"]) == 2 * total
+    labels = [t[0] for t in dev["trials"]]
+    n_target = sum(n * (n - 1) for n in counts.values())
+    n_nontarget = sum(n * (total - n) for n in counts.values())
+    assert labels.count(1) == n_target
+    assert labels.count(0) == n_nontarget
+    for label, enrol, test in dev["trials"]:
+        assert enrol.startswith("dev_clean/") and enrol in dev["items"]
+        assert test.startswith("dev_noisy/") and test in dev["items"]
+        assert enrol.split("/")[1] != test.split("/")[1]
+        same = (
+            enrol.split("/")[1].rsplit("_", 1)[0]
+            == (test.split("/")[1].rsplit("_", 1)[0])
+        )
+        assert label == int(same)
+    lines = (out / "dev_trials.txt").read_text().splitlines()
+    assert lines == [f"{lab} {a} {b}" for lab, a, b in dev["trials"]]
+
+    before = _snapshot(out / "clean") | _snapshot(out / "noisy")
+    again = prepare_dev_set(
+        dev_rows, str(out), noises, rirs, segment_seconds=3.0, max_segments=4
+    )
+    assert again == dev
+    after = _snapshot(out / "clean") | _snapshot(out / "noisy")
+    assert after == before, "the second call rewrote segment files"
+
+
+def test_prepare_dev_set_errors(dev_rows, augment_files, tmp_path):
+    """Too-short utterances and missing corruption sources are refused."""
+    noises, rirs = augment_files
+    with pytest.raises(ValueError, match="lower dev_segment_seconds"):
+        prepare_dev_set(dev_rows[:1], str(tmp_path), noises, rirs, 5.0)
+    with pytest.raises(ValueError, match="noise_folder and/or rir_folder"):
+        prepare_dev_set(dev_rows, str(tmp_path), [], [])
+
+
+# ------------------------------------------------------- prepare_seed_data
+
+SEED_KW = dict(
+    noise_include=["noise*.wav"],
+    test_noise_exclude=["noise*.wav"],
+    dev_utterances=3,
+    seed=7,
+)
+
+
+@pytest.fixture(scope="module")
+def seed_data(data_dir, speech_slices, tmp_path_factory):
+    """prepare_seed_data on 12 clean files and 3 speakers x 3 test files."""
+    root = tmp_path_factory.mktemp("seeddata")
+    clean = speech_slices.clean(root / "clean", 12)
+    layout = speech_slices.test(root / "test", 3, 3)
+    kwargs = dict(
+        data_folder=str(root / "data"),
+        clean_folder=str(root / "clean"),
+        test_folder=str(root / "test"),
+        noise_folder=str(data_dir / "noise"),
+        rir_folder=str(data_dir / "rir"),
+        **SEED_KW,
+    )
+    prepared = prepare_seed_data(**kwargs)
+    return types.SimpleNamespace(
+        root=root,
+        clean=clean,
+        layout=layout,
+        kwargs=kwargs,
+        prepared=prepared,
+        data=root / "data",
+    )
+
+
+def test_prepared_json_content(seed_data):
+    """prepared.json holds what prepare_seed_data returned, and the files."""
+    prepared = seed_data.prepared
+    assert load_prepared(str(seed_data.data)) == prepared
+    assert prepared["n_dev_utterances"] == 3
+    assert prepared["n_train_utterances"] == 12 - 3
+    assert prepared["train_csv"] == str(seed_data.data / "train.csv")
+    assert set(prepared["augment"]) == {"noise", "music", "rir"}
+    for entry in prepared["augment"].values():
+        assert os.path.isfile(entry["csv"])
+        assert [r["wav"] for r in _read_csv(entry["csv"])] == entry["files"]
+        assert all(os.path.isfile(f) for f in entry["files"])
+    noise_names = [Path(f).name for f in prepared["augment"]["noise"]["files"]]
+    assert noise_names == [f"noise{i}.wav" for i in range(1, 6)]
+    assert len(prepared["augment"]["rir"]["files"]) == 7
+    names = [c["name"] for c in DEFAULT_CONDITIONS]
+    assert set(prepared["conditions"]) == set(names)
+    n_target, n_nontarget = 3 * 3 * 2, 9 * 6
+    for cond in prepared["conditions"].values():
+        labels = [t[0] for t in cond["trials"]]
+        assert labels.count(1) == n_target
+        assert labels.count(0) == n_nontarget
+    assert prepared["dev"]["trials"]
+    assert all(os.path.isfile(p) for p in prepared["dev"]["items"].values())
+
+
+def test_train_csv_excludes_dev_utterances(seed_data):
+    """train.csv = all clean files minus the dev utterances."""
+    prepared = seed_data.prepared
+    train = _read_csv(prepared["train_csv"])
+    every = _read_csv(seed_data.data / "clean_all.csv")
+    assert len(every) == 12
+    dev_ids = {
+        key.split("/", 1)[1].rsplit("_", 1)[0]
+        for key in prepared["dev"]["items"]
+    }
+    assert len(dev_ids) == 3
+    train_ids = {r["ID"] for r in train}
+    assert not train_ids & dev_ids
+    assert train_ids | dev_ids == {r["ID"] for r in every}
+    assert list(train[0]) == ["ID", "duration", "wav"]
+    assert all(os.path.isfile(r["wav"]) for r in train)
+
+
+def test_test_noise_is_the_excluded_files(seed_data, data_dir):
+    """Test conditions use exactly the noise files training excluded."""
+    summary = json.loads(
+        (seed_data.data / "conditions" / "conditions.json").read_text()
+    )
+    expected = sorted(
+        str((data_dir / "noise" / n).resolve())
+        for n in ("doing_the_dishes.wav", "exercise_bike.wav")
+    )
+    for cond in DEFAULT_CONDITIONS:
+        files = summary["conditions"][cond["name"]]["noise_files"]
+        if cond["snr"] is None:
+            assert files == []
+        else:
+            assert sorted(str(Path(f).resolve()) for f in files) == expected
+    train_noise = {
+        Path(f).name for f in seed_data.prepared["augment"]["noise"]["files"]
+    }
+    assert not train_noise & {Path(f).name for f in expected}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="music defaults to noise_folder but ignores noise_include/"
+    "noise_exclude, so the documented split (--noise_include=[noise*.wav] "
+    "--test_noise_exclude=[noise*.wav]) trains the music view on the test "
+    "noise files",
+)
+def test_no_training_source_uses_test_noise(seed_data):
+    """No training augmentation file (noise, music, rir) is a test noise."""
+    summary = json.loads(
+        (seed_data.data / "conditions" / "conditions.json").read_text()
+    )
+    test_noise = {
+        Path(f).stem
+        for entry in summary["conditions"].values()
+        for f in entry["noise_files"]
+    }
+    assert test_noise  # doing_the_dishes, exercise_bike
+    for name, entry in seed_data.prepared["augment"].items():
+        used = {Path(f).stem for f in entry["files"]}
+        assert not used & test_noise, (name, sorted(used & test_noise))
+
+
+def test_test_items_keys(seed_data):
+    """test_items keys every enrolment and test file of every condition."""
+    items, conditions = recipe_test_items(seed_data.prepared)
+    names = [c["name"] for c in DEFAULT_CONDITIONS]
+    assert set(conditions) == set(names)
+    test_root = os.path.abspath(seed_data.root / "test")
+    expected = set()
+    for name, trials in conditions.items():
+        assert len(trials) == 72
+        for _, enrol, test in trials:
+            expected.add(f"clean/{enrol}")
+            expected.add(f"{name}/{test}")
+            assert items[f"clean/{enrol}"] == os.path.join(test_root, enrol)
+            path = Path(items[f"{name}/{test}"])
+            assert path.is_file(), path
+            if name == "clean":
+                assert str(path) == os.path.join(test_root, test)
+            else:
+                assert path.parent.parent == (
+                    seed_data.data / "conditions" / name
+                )
+    assert set(items) == expected
+    assert len(items) == 9 + 5 * 9  # clean test files are enrolment files
+    # Enrolment keys map to the clean test files (never corrupted ones).
+    for key, path in items.items():
+        if key.startswith("clean/"):
+            assert "conditions" not in Path(path).parts
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="prepared.json is written with sort_keys=True, so test_items "
+    "returns conditions (and results.json lists them) in alphabetical, "
+    "not configured, order",
+)
+def test_test_items_keep_condition_order(seed_data):
+    """Conditions come back in the order they were configured."""
+    _, conditions = recipe_test_items(load_prepared(str(seed_data.data)))
+    assert list(conditions) == [c["name"] for c in DEFAULT_CONDITIONS]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="recipe._write_atomic always rewrites train.csv, prepared.json "
+    "and dev/dev_trials.txt, even when their content is unchanged",
+)
+def test_prepare_seed_data_second_call_writes_nothing(seed_data):
+    """A second identical call leaves every file untouched."""
+    before = _snapshot(seed_data.data)
+    again = prepare_seed_data(**seed_data.kwargs)
+    assert again == seed_data.prepared
+    after = _snapshot(seed_data.data)
+    changed = sorted(k for k in before if after.get(k) != before[k])
+    assert not changed
+    assert set(after) == set(before)
+
+
+# -------------------------------------------------------------- ViewCache
+
+CROP = 16000
+CROPS = 2
+
+
+class BandEnergies(torch.nn.Module):
+    """Fake encoder: log energies of 8 frequency bands, ``[B, 8]``."""
+
+    def forward(self, wavs):
+        power = torch.fft.rfft(wavs, dim=-1).abs().pow(2)
+        bands = power[:, : power.shape[-1] // 8 * 8]
+        return torch.log(bands.reshape(len(wavs), 8, -1).mean(-1) + 1e-8)
+
+
+class FakeBrain:
+    """What ViewCache.build needs: encode, device, hparams.view_builder."""
+
+    def __init__(self, view_builder):
+        self.encoder = BandEnergies()
+        self.device = torch.device("cpu")
+        self.hparams = types.SimpleNamespace(view_builder=view_builder)
+        self.calls = 0
+
+    def encode(self, wavs, wav_lens=None):
+        self.calls += 1
+        return self.encoder(wavs)
+
+
+def _white_noise_builder():
+    """Views whose randomness is the global RNG only (no file loaders)."""
+    return ViewBuilder(
+        ["clean", "clean", "noise"], {"noise": AddNoise(snr_low=0, snr_high=15)}
+    )
+
+
+def _csv_builder(files):
+    """The yaml's kind of views: CSV-backed AddNoise and AddReverb."""
+    return ViewBuilder(
+        ["clean", "clean", "noise", "reverb"],
+        {
+            "noise": AddNoise(csv_file=files["noise"], snr_low=0, snr_high=15),
+            "reverb": AddReverb(csv_file=files["rir"]),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def cache_rows(data_dir):
+    """(id, path) of six real utterances."""
+    files = sorted((data_dir / "speech" / "train-clean-100").glob("*/*.flac"))
+    return [(p.stem, str(p)) for p in files[:6]]
+
+
+@pytest.fixture(scope="module")
+def cache_csvs(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("cachecsv")
+    for name in ("noise", "rir"):
+        prepare_augment_csv(data_dir / name, root / f"{name}.csv", root / name)
+    return {"noise": str(root / "noise.csv"), "rir": str(root / "rir.csv")}
+
+
+def _build(folder, brain, rows, **overrides):
+    kwargs = dict(
+        rows=rows,
+        crops_per_utt=CROPS,
+        crop_samples=CROP,
+        seed=5,
+        batch_size=4,  # 2 utterances per chunk: 3 chunks
+        config={"backbone": "bands"},
+    )
+    kwargs.update(overrides)
+    return ViewCache(str(folder)).build(brain, **kwargs)
+
+
+def _interrupt_after_first_chunk(monkeypatch):
+    """Makes the build raise right after its first chunk is marked done."""
+    original = ViewCache._write_json
+    state = {"done_writes": 0}
+
+    def write_json(self, obj, path):
+        original(self, obj, path)
+        if path == self.done_path:
+            state["done_writes"] += 1
+            if state["done_writes"] == 1:
+                raise KeyboardInterrupt("simulated crash")
+
+    monkeypatch.setattr(ViewCache, "_write_json", write_json)
+    return original
+
+
+def test_cache_build_shape_and_content(cache_rows, tmp_path):
+    """[N, V, D] array of the crops' view embeddings, and its dataset."""
+    brain = FakeBrain(_white_noise_builder())
+    cache = _build(tmp_path / "c", brain, cache_rows)
+    assert cache.complete()
+    index = cache.index()
+    assert index["shape"] == [len(cache_rows) * CROPS, 3, 8]
+    assert index["utterances"] == [u for u, _ in cache_rows]
+    assert index["crops"][:3] == [
+        f"{cache_rows[0][0]}/0",
+        f"{cache_rows[0][0]}/1",
+        f"{cache_rows[1][0]}/0",
+    ]
+    assert index["config"]["backbone"] == "bands"
+    array = np.array(cache.array())
+    assert np.isfinite(array).all()
+    assert np.array_equal(array[:, 0], array[:, 1])  # two clean views
+    assert not np.allclose(array[:, 0], array[:, 2])  # noisy view differs
+    # Row 2k + j is crop j of utterance k: recompute one clean embedding.
+    uid, path = cache_rows[1]
+    wav = load_audio(path)
+    start = int(crop_starts(uid, wav.numel(), CROP, CROPS, 5)[1])
+    expected = BandEnergies()(take_crop(wav, start, CROP)[None])[0]
+    np.testing.assert_allclose(array[3, 0], expected.numpy(), rtol=1e-5)
+    dataset = cache.dataset()
+    assert len(dataset) == len(cache_rows) * CROPS
+    item = dataset[3]
+    assert item["id"] == f"{uid}/1"
+    assert torch.equal(item["emb"], torch.from_numpy(array[3]))
+
+
+def test_cache_rebuild_is_a_noop(cache_rows, tmp_path):
+    """Building a complete cache again encodes and writes nothing."""
+    _build(tmp_path / "c", FakeBrain(_white_noise_builder()), cache_rows)
+    before = _snapshot(tmp_path / "c")
+    brain = FakeBrain(_white_noise_builder())
+    _build(tmp_path / "c", brain, cache_rows)
+    assert brain.calls == 0
+    assert _snapshot(tmp_path / "c") == before
+
+
+def test_cache_resume_equals_uninterrupted(cache_rows, tmp_path, monkeypatch):
+    """An interrupted build, resumed, gives the same bytes as one build."""
+    _build(tmp_path / "full", FakeBrain(_white_noise_builder()), cache_rows)
+    original = _interrupt_after_first_chunk(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        _build(tmp_path / "cut", FakeBrain(_white_noise_builder()), cache_rows)
+    monkeypatch.setattr(ViewCache, "_write_json", original)
+    cut = ViewCache(str(tmp_path / "cut"))
+    assert not cut.complete()
+    assert cut.done() == {u for u, _ in cache_rows[:2]}
+    brain = FakeBrain(_white_noise_builder())  # a new process
+    _build(tmp_path / "cut", brain, cache_rows)
+    assert brain.calls == 2  # two chunks left, no probe
+    full = (tmp_path / "full" / "views.f32").read_bytes()
+    assert (tmp_path / "cut" / "views.f32").read_bytes() == full
+    assert cut.index() == ViewCache(str(tmp_path / "full")).index()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ViewCache.build reseeds the global RNG per chunk, but AddNoise/"
+    "AddReverb keep their CSV DataLoader iterators across chunks, so a "
+    "resumed build (fresh augmenters) draws other noise/RIR files than an "
+    "uninterrupted one",
+)
+def test_cache_resume_equals_uninterrupted_with_csv_augmenters(
+    cache_rows, cache_csvs, tmp_path, monkeypatch
+):
+    """Same as above with the yaml's CSV-backed noise and reverb views."""
+    _build(tmp_path / "full", FakeBrain(_csv_builder(cache_csvs)), cache_rows)
+    original = _interrupt_after_first_chunk(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        _build(
+            tmp_path / "cut", FakeBrain(_csv_builder(cache_csvs)), cache_rows
+        )
+    monkeypatch.setattr(ViewCache, "_write_json", original)
+    _build(tmp_path / "cut", FakeBrain(_csv_builder(cache_csvs)), cache_rows)
+    full = np.array(ViewCache(str(tmp_path / "full")).array())
+    cut = np.array(ViewCache(str(tmp_path / "cut")).array())
+    assert np.array_equal(full[: 2 * CROPS], cut[: 2 * CROPS])  # chunk 1
+    assert np.array_equal(full, cut)
+
+
+def test_cache_config_change_raises(cache_rows, tmp_path):
+    """Other settings or another manifest: ValueError naming the folder."""
+    folder = tmp_path / "c"
+    _build(folder, FakeBrain(_white_noise_builder()), cache_rows)
+    changes = [
+        dict(crops_per_utt=3),
+        dict(seed=6),
+        dict(config={"backbone": "other"}),
+        dict(rows=cache_rows[:5]),
+    ]
+    for change in changes:
+        with pytest.raises(ValueError, match="delete that folder") as info:
+            _build(
+                folder,
+                FakeBrain(_white_noise_builder()),
+                **{"rows": cache_rows, **change},
+            )
+        assert str(folder) in str(info.value), change
+    other_views = ViewBuilder(["clean", "noise"], {"noise": AddNoise()})
+    with pytest.raises(ValueError, match=str(folder)):
+        _build(folder, FakeBrain(other_views), cache_rows)

@@ -1,0 +1,148 @@
+"""End-to-end test of ``train.py hparams/seed_ge2e.yaml`` on real data.
+
+Runs the recipe as a user would (a subprocess, from the repository root)
+on a small slice of the shared data: 20 clean train-clean-100 files, 4
+test-other speakers x 3 files, the real noise and RIR folders, and
+overrides that keep it to a couple of minutes on a small CPU machine. Then
+reruns it with ``--test_only`` on the same output folder, which must
+reproduce ``results.json`` exactly (same best checkpoint, same eval seed).
+"""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seed_brain.lobes.ge2e import find_pretrained_ge2e
+
+ROOT = Path(__file__).resolve().parents[1]
+HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
+INSTALL = "pip install --no-deps resemblyzer==0.1.4"
+METRICS = {"eer", "min_dcf"}
+CONDITION_KEYS = {"name", "n_target", "n_nontarget", "baseline", "seed"}
+OPTIONAL_CONDITION_KEYS = {"eer_change_ci"}
+TOP_KEYS = {"backbone", "conditions"}
+OPTIONAL_TOP_KEYS = {"seed", "skipped"}
+
+
+def _yaml_conditions():
+    """Condition names of the yaml, in order (hyperpyyaml tags ignored)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def ignore(loader, suffix, node):
+        return None
+
+    Loader.add_multi_constructor("!", ignore)
+    with open(HPARAMS, encoding="utf-8") as fin:
+        hparams = yaml.load(fin, Loader=Loader)
+    return [c["name"] for c in hparams["test_conditions"]]
+
+
+def _run(args, log):
+    """Runs train.py; fails the test with the log tail on an error."""
+    cmd = [sys.executable, "train.py", str(HPARAMS), *args]
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=1500,
+        )
+    if proc.returncode != 0:
+        tail = Path(log).read_text(encoding="utf-8", errors="replace")[-4000:]
+        pytest.fail(f"train.py exited with {proc.returncode}:\n{tail}")
+
+
+def _check_schema(results):
+    """results.json follows the documented schema, with finite numbers."""
+    assert TOP_KEYS <= set(results) <= TOP_KEYS | OPTIONAL_TOP_KEYS
+    assert isinstance(results["backbone"], str) and results["backbone"]
+    assert isinstance(results["conditions"], list)
+    for cond in results["conditions"]:
+        keys = set(cond)
+        assert (
+            CONDITION_KEYS <= keys <= CONDITION_KEYS | (OPTIONAL_CONDITION_KEYS)
+        ), keys
+        assert isinstance(cond["name"], str)
+        for count in ("n_target", "n_nontarget"):
+            assert isinstance(cond[count], int) and cond[count] > 0
+        for system in ("baseline", "seed"):
+            assert set(cond[system]) == METRICS, cond[system]
+            for metric in METRICS:
+                value = cond[system][metric]
+                assert isinstance(value, float), (system, metric, value)
+                assert math.isfinite(value), (system, metric, value)
+        assert 0.0 <= cond["baseline"]["eer"] <= 100.0
+        assert 0.0 <= cond["seed"]["eer"] <= 100.0
+
+
+@pytest.mark.slow
+def test_train_then_test_only(speech_slices, data_dir, tmp_path):
+    """train.py trains, reports, and --test_only reproduces the report."""
+    try:
+        find_pretrained_ge2e()
+    except FileNotFoundError:
+        pytest.skip(f"GE2E weights (resemblyzer wheel) missing; run {INSTALL}")
+    speech_slices.clean(tmp_path / "clean", 20)
+    layout = speech_slices.test(tmp_path / "test", 4, 3)
+    assert [len(v) for v in layout.values()] == [3, 3, 3, 3]
+    out = tmp_path / "out"
+    args = [
+        f"--clean_folder={tmp_path / 'clean'}",
+        f"--test_folder={tmp_path / 'test'}",
+        f"--noise_folder={data_dir / 'noise'}",
+        f"--rir_folder={data_dir / 'rir'}",
+        "--crops_per_utt=2",
+        "--number_of_epochs=2",
+        "--steps_per_epoch=3",
+        "--batch_size=16",
+        "--dev_utterances=3",
+        "--n_bootstrap=20",
+        f"--output_folder={out}",
+    ]
+    _run(args, tmp_path / "train.log")
+
+    for name in ("results.json", "results.md", "det.png", "scores.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0
+    for name in ("det.png", "scores.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    log_lines = (out / "train_log.txt").read_text().splitlines()
+    epochs = [line for line in log_lines if line.startswith("epoch:")]
+    assert [line.split(",")[0] for line in epochs] == ["epoch: 1", "epoch: 2"]
+    assert all("dev_eer" in line for line in epochs)
+
+    results = json.loads((out / "results.json").read_text())
+    _check_schema(results)
+    names = [c["name"] for c in results["conditions"]]
+    expected = _yaml_conditions()
+    assert names[0] == "clean"
+    assert sorted(names) == sorted(expected)
+
+    trials = (out / "data" / "trials.txt").read_text().splitlines()
+    labels = [int(line.split()[0]) for line in trials]
+    n_target, n_nontarget = labels.count(1), labels.count(0)
+    assert (n_target, n_nontarget) == (4 * 3 * 2, 12 * 9)
+    for cond in results["conditions"]:
+        assert cond["n_target"] == n_target, cond["name"]
+        assert cond["n_nontarget"] == n_nontarget, cond["name"]
+        if "eer_change_ci" in cond:
+            assert cond["eer_change_ci"]["n_boot"] == 20
+    markdown = (out / "results.md").read_text()
+    for name in names:
+        assert f"| {name} |" in markdown
+
+    first = (out / "results.json").read_text()
+    _run([*args, "--test_only"], tmp_path / "test_only.log")
+    again = json.loads((out / "results.json").read_text())
+    assert again == results
+    assert (out / "results.json").read_text() == first
+    # --test_only trained nothing more.
+    log_again = (out / "train_log.txt").read_text().splitlines()
+    assert [line for line in log_again if line.startswith("epoch:")] == epochs
