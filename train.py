@@ -77,6 +77,7 @@ def prepare(hparams):
         dev_max_segments=hparams["dev_max_segments"],
         sample_rate=hparams["sample_rate"],
         seed=hparams["seed"],
+        noise_max_seconds=hparams["noise_max_seconds"],
     )
     run_on_main(prepare_seed_data, kwargs=kwargs)
     return load_prepared(hparams["data_folder"])

@@ -50,6 +50,7 @@ NUMBERS = {
     "dev_max_segments": int,
     "sample_rate": int,
     "seed": int,
+    "noise_max_seconds": float,
 }
 
 

@@ -81,6 +81,20 @@ def take_crop(wav, start, crop_samples):
     return wav[start : start + crop_samples]
 
 
+def _reset_augmenter_loaders(module):
+    """Drops the data-loader iterators SpeechBrain's augmenters keep.
+
+    ``AddNoise`` / ``AddReverb`` create their CSV loader at the first call
+    and keep iterating it; a resumed build would start fresh iterators and
+    draw other files. Recreating them per (seeded) chunk makes every chunk
+    independent of the ones before it.
+    """
+    for sub in module.modules():
+        for name in ("data_loader", "noise_data", "rir_data"):
+            if name in sub.__dict__:
+                delattr(sub, name)
+
+
 class ViewCache:
     """A memory-mapped cache of view embeddings ``[N, V, D]``.
 
@@ -265,6 +279,7 @@ class ViewCache:
                 # Augmentation draws come from the global RNG: seed it per
                 # chunk so that a resumed build equals an uninterrupted one.
                 torch.manual_seed(int(seed) * 100003 + position[chunk[0][0]])
+                _reset_augmenter_loaders(brain.hparams.view_builder)
                 with torch.no_grad():
                     lens = torch.ones(wavs.shape[0], device=wavs.device)
                     v = brain.hparams.view_builder(wavs, lens)

@@ -403,6 +403,7 @@ def prepare_augment_csv(
     files=None,
     include=None,
     exclude=None,
+    max_seconds=None,
 ):
     """Converts noise or RIR files and writes the CSV AddNoise/AddReverb read.
 
@@ -440,6 +441,13 @@ def prepare_augment_csv(
         ``["noise[1-5].wav"]``.
     exclude : list of str, optional
         Glob patterns of files to leave out.
+    max_seconds : float, optional
+        Split converted files longer than this into segments of at most
+        this length (``<name>_segNNN.wav``, a last piece shorter than half
+        of it is dropped), as SpeechBrain's own noise preparation does
+        (``max_noise_len``): ``AddNoise`` loads one file per waveform of a
+        batch and pads them all to the longest, so long noise files make
+        every batch as long as the longest file. Leave None for RIRs.
 
     Returns
     -------
@@ -512,15 +520,21 @@ def prepare_augment_csv(
             write_audio(target, load_audio(source, sample_rate), sample_rate)
             converted += 1
         rate, frames, _ = audio_info(target)
-        rows.append(
-            {
-                "ID": _make_id(rel),
-                "duration": f"{frames / rate:.4f}",
-                "wav": os.path.abspath(target),
-                "wav_format": "wav",
-                "wav_opts": "",
-            }
-        )
+        pieces = [(_make_id(rel), target, frames)]
+        if max_seconds is not None and frames > max_seconds * rate:
+            pieces, converted = _split_file(
+                target, rel, int(max_seconds * rate), sample_rate, converted
+            )
+        for uid, path, length in pieces:
+            rows.append(
+                {
+                    "ID": uid,
+                    "duration": f"{length / rate:.4f}",
+                    "wav": os.path.abspath(path),
+                    "wav_format": "wav",
+                    "wav_opts": "",
+                }
+            )
     _check_unique_ids(
         [r["ID"] for r in rows], [r["wav"] for r in rows], csv_path
     )
@@ -542,6 +556,31 @@ def prepare_augment_csv(
             len(rows),
         )
     return rows
+
+
+def _split_file(target, rel, seg, sample_rate, converted):
+    """Segments of a converted file (written once, reused when current)."""
+    stem = os.path.splitext(target)[0]
+    wav = None
+    rate, frames, _ = audio_info(target)
+    pieces = []
+    for k, start in enumerate(range(0, frames, seg)):
+        length = min(seg, frames - start)
+        if length < seg / 2 and k > 0:
+            break
+        path = f"{stem}_seg{k:03d}.wav"
+        fresh = (
+            os.path.exists(path)
+            and os.path.getmtime(path) >= os.path.getmtime(target)
+            and audio_info(path)[1] == length
+        )
+        if not fresh:
+            if wav is None:
+                wav = load_audio(target, sample_rate)
+            write_audio(path, wav[start : start + length], sample_rate)
+            converted += 1
+        pieces.append((f"{_make_id(rel)}_seg{k:03d}", path, length))
+    return pieces, converted
 
 
 # ---------------------------------------------------------------------------

@@ -42,10 +42,8 @@ def _read_csv(path):
 
 
 def _write_atomic(path, text):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fout:
-        fout.write(text)
-    os.replace(tmp, path)
+    """Atomic write that leaves an identical file untouched."""
+    return dataprep._write_text_atomic(path, text)
 
 
 def _as_list(value):
@@ -245,6 +243,7 @@ def prepare_seed_data(
     dev_max_segments=4,
     sample_rate=16000,
     seed=1234,
+    noise_max_seconds=None,
 ):
     """Prepares everything the recipe reads, into ``data_folder``.
 
@@ -286,6 +285,10 @@ def prepare_seed_data(
         Audio rate.
     seed : int
         Seed of every random choice.
+    noise_max_seconds : float or None
+        Split training noise and music files into segments of at most this
+        length (SpeechBrain's ``AddNoise`` pads a batch to its longest
+        noise file); None keeps them whole.
 
     Returns
     -------
@@ -293,9 +296,17 @@ def prepare_seed_data(
         The content of ``prepared.json``.
     """
     os.makedirs(data_folder, exist_ok=True)
+    if music_folder is None:  # music falls back to the noise files
+        music_folder = noise_folder
+        music_include = (
+            noise_include if music_include is None else music_include
+        )
+        music_exclude = (
+            noise_exclude if music_exclude is None else music_exclude
+        )
     sources = {
         "noise": (noise_folder, noise_include, noise_exclude),
-        "music": (music_folder or noise_folder, music_include, music_exclude),
+        "music": (music_folder, music_include, music_exclude),
         "rir": (rir_folder, rir_include, rir_exclude),
     }
     augment = {}
@@ -311,6 +322,7 @@ def prepare_seed_data(
             sample_rate=sample_rate,
             include=_as_list(include),
             exclude=_as_list(exclude),
+            max_seconds=None if name == "rir" else noise_max_seconds,
         )
         augment[name] = {"csv": csv_path, "files": [r["wav"] for r in rows]}
 
@@ -384,7 +396,7 @@ def prepare_seed_data(
     }
     _write_atomic(
         os.path.join(data_folder, PREPARED),
-        json.dumps(prepared, indent=1, sort_keys=True),
+        json.dumps(prepared, indent=1),  # keeps the conditions' order
     )
     logger.info(
         "Prepared %d training utterances, %d dev trials, %d test "

@@ -293,13 +293,6 @@ def test_test_noise_is_the_excluded_files(seed_data, data_dir):
     assert not train_noise & {Path(f).name for f in expected}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="music defaults to noise_folder but ignores noise_include/"
-    "noise_exclude, so the documented split (--noise_include=[noise*.wav] "
-    "--test_noise_exclude=[noise*.wav]) trains the music view on the test "
-    "noise files",
-)
 def test_no_training_source_uses_test_noise(seed_data):
     """No training augmentation file (noise, music, rir) is a test noise."""
     summary = json.loads(
@@ -345,23 +338,12 @@ def test_test_items_keys(seed_data):
             assert "conditions" not in Path(path).parts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prepared.json is written with sort_keys=True, so test_items "
-    "returns conditions (and results.json lists them) in alphabetical, "
-    "not configured, order",
-)
 def test_test_items_keep_condition_order(seed_data):
     """Conditions come back in the order they were configured."""
     _, conditions = recipe_test_items(load_prepared(str(seed_data.data)))
     assert list(conditions) == [c["name"] for c in DEFAULT_CONDITIONS]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recipe._write_atomic always rewrites train.csv, prepared.json "
-    "and dev/dev_trials.txt, even when their content is unchanged",
-)
 def test_prepare_seed_data_second_call_writes_nothing(seed_data):
     """A second identical call leaves every file untouched."""
     before = _snapshot(seed_data.data)
@@ -523,13 +505,6 @@ def test_cache_resume_equals_uninterrupted(cache_rows, tmp_path, monkeypatch):
     assert cut.index() == ViewCache(str(tmp_path / "full")).index()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ViewCache.build reseeds the global RNG per chunk, but AddNoise/"
-    "AddReverb keep their CSV DataLoader iterators across chunks, so a "
-    "resumed build (fresh augmenters) draws other noise/RIR files than an "
-    "uninterrupted one",
-)
 def test_cache_resume_equals_uninterrupted_with_csv_augmenters(
     cache_rows, cache_csvs, tmp_path, monkeypatch
 ):

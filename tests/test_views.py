@@ -209,12 +209,6 @@ def test_non_clean_first_view_raises():
         ViewBuilder(["clean"], {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ViewBuilder's error names a yaml key 'view_augmenters' that "
-    "hparams/seed_ge2e.yaml does not have (augmenters live under "
-    "view_builder: augmenters:)",
-)
 def test_unknown_view_message_names_a_real_yaml_key():
     """The yaml key the message points to exists in seed_ge2e.yaml."""
     with pytest.raises(ValueError) as info:
