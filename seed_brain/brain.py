@@ -303,6 +303,7 @@ class SEEDBrain(sb.Brain):
             p_target=self._hp("p_target", 0.05),
             c_miss=self._hp("c_miss", 1.0),
             c_fa=self._hp("c_fa", 1.0),
+            normalise=True,
         )
         return {"eer": 100.0 * float(eer), "min_dcf": float(min_dcf)}
 
