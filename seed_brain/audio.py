@@ -14,7 +14,8 @@ Every audio file the project touches goes through this module:
 
 Bad inputs raise :class:`FileNotFoundError` (missing file) or
 :class:`AudioError` (0-byte, corrupt, truncated or non-audio file, zero-length
-audio, NaN or infinite samples), each naming the file and what to do.
+audio, NaN or infinite samples), each naming the file and what to do;
+:func:`check_audio` also refuses all-silent audio.
 
 Authors
 -------
@@ -33,6 +34,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioError",
     "audio_info",
+    "check_audio",
     "is_audio_file",
     "load_audio",
     "write_audio",
@@ -276,6 +278,52 @@ def load_audio(path, sample_rate=16000):
     if sample_rate is not None and int(sample_rate) != file_rate:
         wav = torchaudio.functional.resample(wav, file_rate, int(sample_rate))
     return wav.contiguous()
+
+
+def check_audio(path):
+    """Decodes a whole file and raises if it cannot be used as speech.
+
+    Everything :func:`load_audio` refuses (missing, empty, corrupt,
+    truncated or non-audio file, zero-length audio, NaN or infinite
+    samples) plus all-silent audio (every sample zero), which no speaker
+    encoder, SNR or RIR can use.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        An audio file.
+
+    Returns
+    -------
+    tuple of (int, int, int)
+        ``(sample_rate, num_frames, channels)`` as :func:`audio_info`.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    AudioError
+        The file is unusable; the message names it and the fix.
+
+    Example
+    -------
+    >>> import os, tempfile, torch
+    >>> path = os.path.join(tempfile.mkdtemp(), "silence.wav")
+    >>> write_audio(path, torch.zeros(800), sample_rate=8000)
+    >>> check_audio(path)
+    Traceback (most recent call last):
+    ...
+    seed_brain.audio.AudioError: Audio file '...silence.wav' is all silent...
+    """
+    rate, frames, channels = audio_info(path)
+    wav = load_audio(path, sample_rate=None)
+    if not bool(wav.abs().max() > 0):
+        raise AudioError(
+            f"Audio file '{os.fspath(path)}' is all silent (every sample is "
+            "zero): it holds no speech, noise or impulse response. Remove "
+            "it, or set skip_bad_audio: True in the yaml to skip such files."
+        )
+    return rate, frames, channels
 
 
 def _float_wav_bytes(data, sample_rate):

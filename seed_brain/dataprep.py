@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from seed_brain.audio import (
     AUDIO_EXTENSIONS,
+    AudioError,
     audio_info,
     is_audio_file,
     load_audio,
@@ -114,6 +115,19 @@ def _write_text_atomic(path, text):
             os.remove(tmp_path)
         raise
     return True
+
+
+def _skip(skipped, path, err):
+    """Logs a file skipped as unusable and records it in ``skipped``."""
+    logger.warning("Skipping %s (skip_bad_audio): %s", path, err)
+    if skipped is not None:
+        skipped.append(
+            {
+                "file": os.path.abspath(path),
+                "reason": str(err),
+                "kind": "bad_audio",
+            }
+        )
 
 
 def _csv_text(header, rows):
@@ -261,7 +275,12 @@ def _no_audio_error(folder, include=None, exclude=None):
 
 
 def prepare_clean_manifest(
-    folders, csv_path, sample_rate=16000, min_duration=0.0
+    folders,
+    csv_path,
+    sample_rate=16000,
+    min_duration=0.0,
+    skip_bad=False,
+    skipped=None,
 ):
     """Writes a SpeechBrain CSV listing every audio file below ``folders``.
 
@@ -285,6 +304,14 @@ def prepare_clean_manifest(
     min_duration : float
         Files shorter than this many seconds are skipped (and counted in
         the log).
+    skip_bad : bool
+        Skip unreadable files (missing, empty, corrupt, truncated, no
+        samples) instead of raising; they are logged and added to
+        ``skipped``.
+    skipped : list or None
+        Receives ``{"file": path, "reason": message, "kind": kind}`` for
+        every file skipped, ``kind`` ``"too_short"`` (``min_duration``) or
+        ``"bad_audio"`` (``skip_bad``).
 
     Returns
     -------
@@ -299,7 +326,8 @@ def prepare_clean_manifest(
         No audio file found, every file too short, or two files with the
         same ID.
     seed_brain.audio.AudioError
-        An unreadable audio file (named in the message).
+        An unreadable audio file (named in the message), unless
+        ``skip_bad``.
 
     Example
     -------
@@ -331,10 +359,25 @@ def prepare_clean_manifest(
             raise _no_audio_error(folder)
         prefix = f"{index}_" if several else ""
         for path in _progress(files, f"Scanning {folder}"):
-            rate, frames, _ = audio_info(path)
+            try:
+                rate, frames, _ = audio_info(path)
+            except (AudioError, FileNotFoundError) as err:
+                if not skip_bad:
+                    raise
+                _skip(skipped, path, err)
+                continue
             duration = frames / rate
             if duration < min_duration:
                 too_short += 1
+                if skipped is not None:
+                    skipped.append(
+                        {
+                            "file": os.path.abspath(path),
+                            "reason": f"shorter than min_duration="
+                            f"{min_duration} s",
+                            "kind": "too_short",
+                        }
+                    )
                 continue
             if rate != sample_rate:
                 other_rate += 1
@@ -353,8 +396,9 @@ def prepare_clean_manifest(
         )
     if not rows:
         raise ValueError(
-            f"Every audio file below {folders} is shorter than "
-            f"min_duration={min_duration} s; lower min_duration."
+            f"No usable audio file below {folders}: {too_short} shorter "
+            f"than min_duration={min_duration} s (lower min_duration), the "
+            "others unreadable (see the log)."
         )
     if other_rate:
         logger.info(
@@ -404,6 +448,8 @@ def prepare_augment_csv(
     include=None,
     exclude=None,
     max_seconds=None,
+    skip_bad=False,
+    skipped=None,
 ):
     """Converts noise or RIR files and writes the CSV AddNoise/AddReverb read.
 
@@ -448,6 +494,14 @@ def prepare_augment_csv(
         (``max_noise_len``): ``AddNoise`` loads one file per waveform of a
         batch and pads them all to the longest, so long noise files make
         every batch as long as the longest file. Leave None for RIRs.
+    skip_bad : bool
+        Skip files that cannot be used (unreadable, NaN samples, all
+        silent) instead of raising; they are logged and added to
+        ``skipped``. Files without an audio extension (``README.txt``) are
+        always ignored.
+    skipped : list or None
+        Receives ``{"file": path, "reason": message, "kind":
+        "bad_audio"}`` for every file skipped by ``skip_bad``.
 
     Returns
     -------
@@ -461,7 +515,8 @@ def prepare_augment_csv(
     ValueError
         No audio file selected, or ``out_folder`` is ``folder``.
     seed_brain.audio.AudioError
-        An unreadable audio file (named in the message).
+        An unreadable, non-finite or all-silent audio file (named in the
+        message), unless ``skip_bad``.
 
     Example
     -------
@@ -517,7 +572,20 @@ def prepare_augment_csv(
             out_folder, *(os.path.splitext(rel)[0] + ".wav").split("/")
         )
         if not _converted_is_current(source, target, sample_rate):
-            write_audio(target, load_audio(source, sample_rate), sample_rate)
+            try:
+                wav = load_audio(source, sample_rate)
+                if not bool(wav.abs().max() > 0):
+                    raise AudioError(
+                        f"Audio file '{source}' is all silent (every sample "
+                        "is zero): useless as noise or impulse response. "
+                        "Remove it, or set skip_bad_audio: True in the yaml."
+                    )
+            except (AudioError, FileNotFoundError) as err:
+                if not skip_bad:
+                    raise
+                _skip(skipped, source, err)
+                continue
+            write_audio(target, wav, sample_rate)
             converted += 1
         rate, frames, _ = audio_info(target)
         pieces = [(_make_id(rel), target, frames)]
@@ -535,6 +603,11 @@ def prepare_augment_csv(
                     "wav_opts": "",
                 }
             )
+    if not rows:
+        raise ValueError(
+            f"Every audio file of '{folder}' was skipped as unusable (see "
+            "the log): give a folder with usable noise or RIR files."
+        )
     _check_unique_ids(
         [r["ID"] for r in rows], [r["wav"] for r in rows], csv_path
     )
