@@ -244,8 +244,9 @@ def download(
         Published checksum (see :func:`parse_checksum`); None skips the
         check (the size announced by the server is still checked).
     retries : int
-        How many times a broken transfer is resumed before giving up (the
-        ``.part`` file stays, so a later call resumes too).
+        How many times a broken or timed-out transfer is resumed before
+        giving up (the ``.part`` file stays, so a later call resumes too).
+        A server that cannot be reached at all fails at once.
     timeout : float
         Socket timeout in seconds.
     retry_wait : float
@@ -336,7 +337,12 @@ def download(
             _ShortRead,
         ) as err:
             have = os.path.getsize(part) if os.path.exists(part) else 0
-            if attempt >= retries:
+            # A server that cannot be reached at all (no route, refused,
+            # unknown host) is not retried: offline, waiting cannot help.
+            unreachable = isinstance(err, urllib.error.URLError) and not (
+                isinstance(err.reason, (socket.timeout, TimeoutError))
+            )
+            if attempt >= retries or unreachable:
                 raise DownloadError(
                     f"Downloading {url} failed after {attempt + 1} "
                     f"attempt(s): {err}. {have} bytes are kept in {part}; "
