@@ -246,3 +246,72 @@ class InMemoryAddNoise(AddNoise):
             out[i] = noise[start : start + max_length]
         noise_len = torch.full((batch, 1), max_length, device=lengths.device)
         return out.to(lengths.device), noise_len
+
+
+class BabbleAddNoise(InMemoryAddNoise):
+    """Babble: the sum of several speech files, mixed like ``AddNoise``.
+
+    SEED's babble view (switched off by the authors): ``min_talkers`` to
+    ``max_talkers`` random speech segments are summed into one noise
+    signal per waveform, then mixed at an SNR in ``[snr_low, snr_high]``.
+    The speech bank can be the label-free training manifest itself.
+
+    Arguments
+    ---------
+    csv_file : str
+        CSV with a ``wav`` column of speech files.
+    snr_low : float
+        Lowest SNR in dB (SEED: 13).
+    snr_high : float
+        Highest SNR in dB (SEED: 20).
+    min_talkers : int
+        Fewest talkers (SEED: 3).
+    max_talkers : int
+        Most talkers (SEED: 7).
+    **kwargs
+        Other :class:`InMemoryAddNoise` arguments.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> from seed_brain.audio import write_audio
+    >>> tmp = tempfile.mkdtemp()
+    >>> for i in range(3):
+    ...     write_audio(os.path.join(tmp, f"s{i}.wav"), torch.randn(8000))
+    >>> with open(os.path.join(tmp, "speech.csv"), "w") as f:
+    ...     _ = f.write("ID,duration,wav\\n")
+    ...     for i in range(3):
+    ...         _ = f.write(f"s{i},0.5,{os.path.join(tmp, f's{i}.wav')}\\n")
+    >>> babble = BabbleAddNoise(os.path.join(tmp, "speech.csv"), 15, 15,
+    ...                         min_talkers=2, max_talkers=3)
+    >>> babble(torch.randn(2, 4000), torch.ones(2)).shape
+    torch.Size([2, 4000])
+    """
+
+    def __init__(
+        self,
+        csv_file,
+        snr_low=13,
+        snr_high=20,
+        min_talkers=3,
+        max_talkers=7,
+        **kwargs,
+    ):
+        super().__init__(csv_file, snr_low, snr_high, **kwargs)
+        if not 1 <= min_talkers <= max_talkers:
+            raise ValueError(
+                "BabbleAddNoise needs 1 <= min_talkers <= max_talkers, got "
+                f"{min_talkers} and {max_talkers}."
+            )
+        self.min_talkers = min_talkers
+        self.max_talkers = max_talkers
+
+    def _load_noise(self, lengths, max_length):
+        talkers = int(
+            torch.randint(self.min_talkers, self.max_talkers + 1, (1,))
+        )
+        total, noise_len = super()._load_noise(lengths, max_length)
+        for _ in range(talkers - 1):
+            more, _ = super()._load_noise(lengths, max_length)
+            total = total + more
+        return total, noise_len
