@@ -1,0 +1,964 @@
+"""Preparation of the corpora of the SEED paper's setting.
+
+Every function is idempotent: a second identical call writes nothing (and
+downloads nothing) and says so in the log. Outputs are written atomically.
+
+* :func:`prepare_voxceleb1_o`: the VoxCeleb1-O trial list (cleaned,
+  ``veri_test2.txt``: 37,611 trials in the ``label enrol test`` format with
+  ``id/session/utt.wav`` paths), checked against a local VoxCeleb1 folder
+  (VoxCeleb audio needs registration: it is never downloaded; the public
+  trial list is).
+* :func:`prepare_vcmix`: VC-Mix (arXiv 2309.14741): the target trials of
+  VoxCeleb1-O plus the non-target trials of a VoxConverse
+  speaker-verification folder and trial file (18,802 + 140,734 = 159,536
+  trials for the published lists).
+* :func:`prepare_clean_corpus`: a label-free clean-speech corpus
+  (LibriTTS-R train-clean-100 / 360, Libri-Light small) downloaded
+  (resumable, checksum when published), extracted and listed in a
+  manifest; an existing local copy is used as it is.
+* :func:`prepare_musan`: MUSAN split into ``music.csv``, ``noise.csv`` and
+  ``speech.csv``, plus generated babble (3-7 speech files summed) in
+  ``babble.csv``, all in the CSV format of SpeechBrain's ``AddNoise``.
+* :func:`prepare_rirs`: room impulse responses (OpenSLR-28's
+  ``simulated_rirs`` or any folder) in the CSV format of ``AddReverb``.
+* :func:`prepare_speaker_segments`: speaker-labelled fixed-length segments
+  of a one-folder-per-speaker corpus, for ``recipes/train_backbone.py``.
+
+Trial lists may hold paths relative to a test folder (VoxCeleb style) or
+full paths; :func:`read_trial_list` reads both.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import csv
+import json
+import logging
+import math
+import os
+import re
+
+import numpy as np
+import torch
+
+from seed_brain import dataprep
+from seed_brain.audio import audio_info, load_audio, write_audio
+from seed_brain.download import download, extract
+
+__all__ = [
+    "VOX1_O_URL",
+    "index_audio",
+    "prepare_clean_corpus",
+    "prepare_musan",
+    "prepare_rirs",
+    "prepare_speaker_segments",
+    "prepare_vcmix",
+    "prepare_voxceleb1_o",
+    "read_trial_list",
+]
+
+logger = logging.getLogger(__name__)
+
+#: VoxCeleb1-O, cleaned (public; the audio needs registration).
+VOX1_O_URL = (
+    "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/meta/veri_test2.txt"
+)
+#: (target, non-target) trial counts of the published lists.
+VOX1_O_COUNTS = (18802, 18809)
+VCMIX_COUNTS = (18802, 140734)
+AUGMENT_HEADER = dataprep.AUGMENT_HEADER
+
+_write_text = dataprep._write_text_atomic
+
+
+def _write_json(path, obj):
+    return _write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as fin:
+            return json.load(fin)
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Trials
+# ---------------------------------------------------------------------------
+
+
+def read_trial_list(path):
+    """Reads a ``label enrol test`` list without checking the files.
+
+    Arguments
+    ---------
+    path : str
+        Trial list: one trial per line, label ``1`` (target) or ``0``.
+
+    Returns
+    -------
+    list of tuple
+        ``(label, enrol, test)``.
+
+    Raises
+    ------
+    ValueError
+        A malformed line (the message gives the line and the format).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.txt")
+    >>> _ = open(path, "w").write("1 id1/a/00001.wav id1/b/00002.wav\\n")
+    >>> read_trial_list(path)
+    [(1, 'id1/a/00001.wav', 'id1/b/00002.wav')]
+    """
+    trials = []
+    with open(path, encoding="utf-8") as fin:
+        for lineno, line in enumerate(fin, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 3 or fields[0] not in ("0", "1"):
+                raise ValueError(
+                    f"{path}, line {lineno}: expected 'label enrol test' "
+                    "(label 1 for target, 0 for non-target), got "
+                    f"{line.rstrip()!r}."
+                )
+            trials.append((int(fields[0]), fields[1], fields[2]))
+    if not trials:
+        raise ValueError(f"Trial list '{path}' holds no trial.")
+    return trials
+
+
+def index_audio(folder, depth, extensions=(".wav",)):
+    """Maps the last ``depth`` path components of each file to its path.
+
+    VoxCeleb files are named by ``id/session/utt.wav`` (depth 3) whatever
+    the folder above them (``wav/``, ``test/wav/``, ...); VoxConverse
+    speaker-verification segments by ``folder/file.wav`` (depth 2).
+
+    Arguments
+    ---------
+    folder : str
+        Searched recursively (symbolic links followed).
+    depth : int
+        Number of trailing path components in the key.
+    extensions : tuple of str
+        File extensions (lower case) to index.
+
+    Returns
+    -------
+    dict
+        ``{key: absolute path}``.
+
+    Raises
+    ------
+    ValueError
+        Two files share a key (the message names both).
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "wav", "id1", "s"))
+    >>> open(os.path.join(root, "wav", "id1", "s", "00001.wav"), "w").close()
+    >>> list(index_audio(root, 3))
+    ['id1/s/00001.wav']
+    """
+    folder = dataprep._check_folder(folder)
+    index = {}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if os.path.splitext(name)[1].lower() not in extensions:
+                continue
+            path = os.path.abspath(os.path.join(dirpath, name))
+            parts = dataprep._rel_posix(path, folder).split("/")
+            if len(parts) < depth:
+                continue
+            key = "/".join(parts[-depth:])
+            if key in index:
+                raise ValueError(
+                    f"'{index[key]}' and '{path}' are both '{key}': give "
+                    "a folder that holds one copy of each file."
+                )
+            index[key] = path
+    return index
+
+
+def _fetch_list(trials, out_folder, checksum=None):
+    """A local trial file: ``trials`` itself, or downloaded from a URL."""
+    text = os.fspath(trials)
+    if text.startswith(("http://", "https://", "file://")):
+        name = os.path.basename(text.split("?")[0]) or "trials.txt"
+        return download(text, os.path.join(out_folder, name), checksum)
+    if not os.path.isfile(text):
+        raise FileNotFoundError(
+            f"Trial list '{text}' not found. Give the file, or its URL."
+        )
+    return text
+
+
+def _resolve(trials, index, depth, what, folder):
+    """Paths of every file of the trials (error listing missing ones)."""
+    resolved, missing = {}, []
+    for _, enrol, test in trials:
+        for name in (enrol, test):
+            if name in resolved:
+                continue
+            key = "/".join(name.split("/")[-depth:])
+            if key in index:
+                resolved[name] = index[key]
+            elif os.path.isabs(name) and os.path.isfile(name):
+                resolved[name] = name
+            else:
+                missing.append(name)
+    if missing:
+        shown = ", ".join(missing[:5])
+        raise FileNotFoundError(
+            f"{len(set(missing))} file(s) of the {what} trials are not in "
+            f"'{folder}' (e.g. {shown}). Give the folder holding them "
+            f"(files are matched by their last {depth} path components)."
+        )
+    return resolved
+
+
+_VOX_PATH = re.compile(r"^id\d+/[^/\s]+/[^/\s]+\.wav$")
+
+
+def prepare_voxceleb1_o(
+    voxceleb1_folder,
+    out_folder,
+    trials=VOX1_O_URL,
+    checksum=None,
+    full_paths=False,
+):
+    """Checks VoxCeleb1-O against a local VoxCeleb1 folder, writes the list.
+
+    The trial list (the cleaned VoxCeleb1-O, ``veri_test2.txt``, by
+    default downloaded from the VoxCeleb site; or a local copy) is checked:
+    format ``label enrol test``, paths ``id/session/utt.wav``, every file
+    present in ``voxceleb1_folder`` (any layout above ``id*/``, e.g.
+    ``vox1_test_wav/wav/``). It is written to
+    ``out_folder/vox1_o_trials.txt`` with paths relative to the test folder
+    (the folder holding the ``id*`` speaker folders), or with full paths
+    when ``full_paths`` is True or the files lie under several roots.
+    ``out_folder/vox1_o.json`` records the test folder, the list and the
+    counts.
+
+    Arguments
+    ---------
+    voxceleb1_folder : str
+        Local VoxCeleb1 (test set at least), WAV files.
+    out_folder : str
+        Where the list goes.
+    trials : str
+        URL or path of the trial list (default: :data:`VOX1_O_URL`).
+    checksum : str or None
+        Checksum of the downloaded list.
+    full_paths : bool
+        Write absolute paths instead of paths relative to the test folder.
+
+    Returns
+    -------
+    dict
+        ``{"test_folder", "trials", "n_target", "n_nontarget"}``:
+        pass them as ``--test_folder`` and ``--test_trials``.
+    """
+    os.makedirs(out_folder, exist_ok=True)
+    source = _fetch_list(trials, out_folder, checksum)
+    listed = read_trial_list(source)
+    bad = [
+        name
+        for _, a, b in listed
+        for name in (a, b)
+        if not _VOX_PATH.match(name) and not os.path.isabs(name)
+    ]
+    if bad:
+        raise ValueError(
+            f"{source}: '{bad[0]}' is not a VoxCeleb path 'id/session/"
+            "utt.wav' (the cleaned VoxCeleb1-O format, e.g. "
+            "'1 id10270/x6uYqmx31kE/00001.wav id10270/8jEAjG6SegY/00008.wav')."
+        )
+    index = index_audio(voxceleb1_folder, 3)
+    resolved = _resolve(listed, index, 3, "VoxCeleb1-O", voxceleb1_folder)
+    roots = {
+        path[: -len(name) - 1]
+        for name, path in resolved.items()
+        if not os.path.isabs(name)
+    }
+    if full_paths or len(roots) != 1:
+        test_folder = "/"
+        lines = [f"{lab} {resolved[a]} {resolved[b]}\n" for lab, a, b in listed]
+    else:
+        test_folder = roots.pop()
+        lines = [f"{lab} {a} {b}\n" for lab, a, b in listed]
+    out = os.path.join(out_folder, "vox1_o_trials.txt")
+    counts = _counts(listed)
+    wrote = _write_text(out, "".join(lines))
+    info = {
+        "test_folder": test_folder,
+        "trials": os.path.abspath(out),
+        "source": os.path.abspath(source),
+        "n_target": counts[0],
+        "n_nontarget": counts[1],
+        "n_files": len(resolved),
+    }
+    wrote |= _write_json(os.path.join(out_folder, "vox1_o.json"), info)
+    _log_counts("VoxCeleb1-O", counts, VOX1_O_COUNTS, out, wrote)
+    return info
+
+
+def _counts(trials):
+    target = sum(label for label, _, _ in trials)
+    return target, len(trials) - target
+
+
+def _log_counts(what, counts, published, path, wrote):
+    state = "wrote" if wrote else "already up to date:"
+    logger.info(
+        "%s: %s %s (%d target, %d non-target trials).",
+        what,
+        state,
+        path,
+        counts[0],
+        counts[1],
+    )
+    if tuple(counts) != tuple(published):
+        logger.warning(
+            "%s has %d target / %d non-target trials; the published list "
+            "has %d / %d. Fine for a subset, not for reporting results "
+            "comparable to the paper.",
+            what,
+            counts[0],
+            counts[1],
+            published[0],
+            published[1],
+        )
+
+
+def _link(target, link):
+    """Creates or updates a symbolic link ``link`` -> ``target``."""
+    if os.path.islink(link):
+        if os.readlink(link) == target:
+            return False
+        os.remove(link)
+    elif os.path.exists(link):
+        raise FileExistsError(f"'{link}' exists and is not a link.")
+    os.symlink(target, link)
+    return True
+
+
+def prepare_vcmix(
+    voxceleb1_folder,
+    voxconverse_folder,
+    out_folder,
+    voxconverse_trials=None,
+    vox1_trials=VOX1_O_URL,
+    vox1_checksum=None,
+    full_paths=False,
+):
+    """Builds the VC-Mix trial list (VoxCeleb1-O targets + VoxConverse
+    non-targets).
+
+    VC-Mix (arXiv 2309.14741, used by SEED) mixes the 18,802 target trials
+    of VoxCeleb1-O with 140,734 non-target trials between VoxConverse
+    speaker-verification segments. Target trials come from ``vox1_trials``
+    (label 1 lines); non-target trials from ``voxconverse_trials`` (label
+    0 lines whose two files are in ``voxconverse_folder``, matched by
+    their last two path components ``folder/file.wav``). A VoxConverse
+    trial file that already mixes both (the released ``vcmix_test.txt``)
+    works too: its VoxCeleb lines are left out and taken from
+    ``vox1_trials`` instead.
+
+    The list goes to ``out_folder/vcmix_trials.txt`` with paths relative
+    to ``out_folder/wav`` (``vox1/<id/session/utt.wav>`` and
+    ``voxconverse/<path in the VoxConverse folder>``, two symbolic links),
+    or with full paths when ``full_paths`` is True.
+
+    Arguments
+    ---------
+    voxceleb1_folder : str
+        Local VoxCeleb1 (test set at least).
+    voxconverse_folder : str
+        VoxConverse speaker-verification segments.
+    out_folder : str
+        Output folder.
+    voxconverse_trials : str or None
+        Trial file of the VoxConverse segments (default
+        ``voxconverse_folder/vcmix_test.txt``).
+    vox1_trials : str
+        URL or path of VoxCeleb1-O (cleaned).
+    vox1_checksum : str or None
+        Checksum of the downloaded VoxCeleb1-O list.
+    full_paths : bool
+        Write absolute paths.
+
+    Returns
+    -------
+    dict
+        ``{"test_folder", "trials", "n_target", "n_nontarget"}``.
+    """
+    os.makedirs(out_folder, exist_ok=True)
+    if voxconverse_trials is None:
+        voxconverse_trials = os.path.join(voxconverse_folder, "vcmix_test.txt")
+    vox1 = read_trial_list(_fetch_list(vox1_trials, out_folder, vox1_checksum))
+    targets = [t for t in vox1 if t[0] == 1]
+    vc_index = index_audio(voxconverse_folder, 2)
+    vox_index = index_audio(voxceleb1_folder, 3)
+    vc_root = os.path.abspath(voxconverse_folder)
+    vox_resolved = _resolve(
+        targets, vox_index, 3, "VoxCeleb1-O", voxceleb1_folder
+    )
+    nontargets, skipped = [], {"voxceleb": 0, "target": 0}
+    missing = []
+    for label, a, b in read_trial_list(voxconverse_trials):
+        keys = ["/".join(x.split("/")[-2:]) for x in (a, b)]
+        in_vc = [k in vc_index for k in keys]
+        if all(in_vc):
+            if label == 1:
+                skipped["target"] += 1
+                continue
+            nontargets.append((0, vc_index[keys[0]], vc_index[keys[1]]))
+        elif all("/".join(x.split("/")[-3:]) in vox_index for x in (a, b)):
+            skipped["voxceleb"] += 1
+        else:
+            missing.extend(x for x, ok in zip((a, b), in_vc) if not ok)
+    if missing:
+        raise FileNotFoundError(
+            f"{len(set(missing))} file(s) of {voxconverse_trials} are in "
+            f"neither '{voxconverse_folder}' nor '{voxceleb1_folder}' (e.g. "
+            f"{', '.join(missing[:5])})."
+        )
+    if skipped["voxceleb"] or skipped["target"]:
+        logger.info(
+            "VC-Mix: left out %d VoxCeleb lines and %d VoxConverse target "
+            "lines of %s (targets come from VoxCeleb1-O).",
+            skipped["voxceleb"],
+            skipped["target"],
+            voxconverse_trials,
+        )
+    if not nontargets:
+        raise ValueError(
+            f"No VoxConverse non-target trial in {voxconverse_trials}."
+        )
+    wrote = False
+    if full_paths:
+        test_folder = "/"
+        lines = [
+            f"1 {vox_resolved[a]} {vox_resolved[b]}\n" for _, a, b in targets
+        ]
+        lines += [f"0 {a} {b}\n" for _, a, b in nontargets]
+    else:
+        test_folder = os.path.join(os.path.abspath(out_folder), "wav")
+        key3 = {n: "/".join(n.split("/")[-3:]) for n in vox_resolved}
+        roots = {p[: -len(key3[n]) - 1] for n, p in vox_resolved.items()}
+        if len(roots) != 1:
+            raise ValueError(
+                "The VoxCeleb1-O files lie under several folders of "
+                f"'{voxceleb1_folder}'; use full_paths=True."
+            )
+        os.makedirs(test_folder, exist_ok=True)
+        wrote |= _link(roots.pop(), os.path.join(test_folder, "vox1"))
+        wrote |= _link(vc_root, os.path.join(test_folder, "voxconverse"))
+        lines = [f"1 vox1/{key3[a]} vox1/{key3[b]}\n" for _, a, b in targets]
+        lines += [
+            f"0 voxconverse/{dataprep._rel_posix(a, vc_root)} "
+            f"voxconverse/{dataprep._rel_posix(b, vc_root)}\n"
+            for _, a, b in nontargets
+        ]
+    for line in lines:
+        if len(line.split()) != 3:
+            raise ValueError(
+                f"A VC-Mix path contains whitespace ({line.strip()!r}), "
+                "which the 'label enrol test' format cannot hold: rename it."
+            )
+    out = os.path.join(out_folder, "vcmix_trials.txt")
+    wrote |= _write_text(out, "".join(lines))
+    counts = (len(targets), len(nontargets))
+    info = {
+        "test_folder": test_folder,
+        "trials": os.path.abspath(out),
+        "n_target": counts[0],
+        "n_nontarget": counts[1],
+    }
+    wrote |= _write_json(os.path.join(out_folder, "vcmix.json"), info)
+    _log_counts("VC-Mix", counts, VCMIX_COUNTS, out, wrote)
+    return info
+
+
+# ---------------------------------------------------------------------------
+# Clean speech
+# ---------------------------------------------------------------------------
+
+
+def prepare_clean_corpus(
+    name,
+    spec,
+    data_root,
+    local_folder=None,
+    allow_download=True,
+    min_duration=1.0,
+):
+    """Downloads (if needed), extracts and lists a label-free corpus.
+
+    Arguments
+    ---------
+    name : str
+        Corpus name (manifest file name), e.g. ``librittsr_clean_100``.
+    spec : dict
+        ``url``, ``checksum`` (or null), ``folder`` (the corpus folder
+        inside the extracted archive, relative to ``data_root``).
+    data_root : str
+        Archives go to ``data_root/archives``, extraction into
+        ``data_root``, the manifest to ``data_root/manifests/<name>.csv``.
+    local_folder : str or None
+        An existing copy of the corpus folder: used as it is, nothing is
+        downloaded.
+    allow_download : bool
+        False: fail (with the URL in the message) instead of downloading.
+    min_duration : float
+        Shorter files are left out of the manifest.
+
+    Returns
+    -------
+    dict
+        ``{"folder", "manifest", "files", "hours"}``: pass ``folder`` as
+        (one of) ``--clean_folder``.
+    """
+    manifests = os.path.join(data_root, "manifests")
+    if local_folder is not None:
+        folder = dataprep._check_folder(local_folder, f"{name} folder")
+    else:
+        folder = os.path.join(data_root, spec["folder"])
+        if not os.path.isdir(folder):
+            if not allow_download:
+                raise FileNotFoundError(
+                    f"{name}: '{folder}' not found and downloading is off. "
+                    f"Download {spec['url']} and extract it into "
+                    f"'{data_root}', or pass the local folder."
+                )
+            archive = os.path.join(
+                data_root,
+                "archives",
+                os.path.basename(spec["url"].split("?")[0]),
+            )
+            download(spec["url"], archive, spec.get("checksum"))
+            extract(archive, data_root)
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(
+                    f"{name}: the archive {archive} did not contain "
+                    f"'{spec['folder']}'. Fix 'folder' in the configuration."
+                )
+    folder = os.path.abspath(folder)
+    csv_path = os.path.join(manifests, f"{name}.csv")
+    record_path = os.path.join(manifests, f"{name}.json")
+    record = _read_json(record_path)
+    wanted = {"folder": folder, "min_duration": float(min_duration)}
+    if (
+        record is not None
+        and os.path.isfile(csv_path)
+        and all(record.get(k) == v for k, v in wanted.items())
+    ):
+        logger.info("%s: manifest %s is up to date.", name, csv_path)
+        return record
+    rows = dataprep.prepare_clean_manifest(
+        folder, csv_path, min_duration=min_duration
+    )
+    hours = sum(float(r["duration"]) for r in rows) / 3600.0
+    record = dict(
+        wanted,
+        manifest=os.path.abspath(csv_path),
+        files=len(rows),
+        hours=round(hours, 3),
+    )
+    _write_json(record_path, record)
+    logger.info("%s: %d files, %.1f h in %s.", name, len(rows), hours, folder)
+    return record
+
+
+# ---------------------------------------------------------------------------
+# Noise, babble and RIRs
+# ---------------------------------------------------------------------------
+
+
+def _augment_rows(files, root, convert_folder, sample_rate):
+    """AddNoise/AddReverb CSV rows; files not 16 kHz mono are converted."""
+    rows, converted = [], 0
+    for path in files:
+        rel = dataprep._rel_posix(path, root)
+        rate, frames, channels = audio_info(path)
+        target = path
+        if rate != sample_rate or channels != 1:
+            target = os.path.join(
+                convert_folder,
+                *(os.path.splitext(rel)[0] + ".wav").split("/"),
+            )
+            if not dataprep._converted_is_current(path, target, sample_rate):
+                write_audio(target, load_audio(path, sample_rate), sample_rate)
+                converted += 1
+            rate, frames, _ = audio_info(target)
+        rows.append(
+            {
+                "ID": dataprep._make_id(rel),
+                "duration": f"{frames / rate:.4f}",
+                "wav": os.path.abspath(target),
+                "wav_format": "wav",
+                "wav_opts": "",
+            }
+        )
+    dataprep._check_unique_ids(
+        [r["ID"] for r in rows], [r["wav"] for r in rows], root
+    )
+    return rows, converted
+
+
+def _write_augment_csv(csv_path, rows):
+    return _write_text(csv_path, dataprep._csv_text(AUGMENT_HEADER, rows))
+
+
+def _babble(speech_files, out_folder, count, seconds, speakers, seed, rate):
+    """Writes ``count`` babble files; returns their paths."""
+    params = {
+        "count": int(count),
+        "seconds": float(seconds),
+        "speakers": [int(speakers[0]), int(speakers[1])],
+        "seed": int(seed),
+        "sample_rate": int(rate),
+        "sources": [os.path.abspath(f) for f in speech_files],
+    }
+    record_path = os.path.join(out_folder, "babble.json")
+    record = _read_json(record_path)
+    paths = [
+        os.path.join(out_folder, f"babble_{k:05d}.wav") for k in range(count)
+    ]
+    if record == params and all(os.path.isfile(p) for p in paths):
+        return paths, 0
+    length = int(seconds * rate)
+    written = 0
+    for k, path in enumerate(paths):
+        if record == params and os.path.isfile(path):
+            continue
+        rng = np.random.default_rng([int(seed), k])
+        n = int(rng.integers(speakers[0], speakers[1] + 1))
+        n = min(n, len(speech_files))
+        chosen = rng.choice(len(speech_files), size=n, replace=False)
+        mix = torch.zeros(length)
+        for index in chosen:
+            wav = load_audio(speech_files[int(index)], rate)
+            if wav.numel() >= length:
+                start = int(rng.integers(wav.numel() - length + 1))
+                piece = wav[start : start + length]
+            else:
+                piece = wav.repeat(math.ceil(length / wav.numel()))[:length]
+            rms = piece.pow(2).mean().sqrt().clamp(min=1e-8)
+            mix += piece / rms
+        mix = 0.1 * mix / mix.pow(2).mean().sqrt().clamp(min=1e-8)
+        peak = float(mix.abs().max())
+        if peak > 0.99:
+            mix = mix * (0.99 / peak)
+        write_audio(path, mix, rate)
+        written += 1
+    _write_json(record_path, params)
+    return paths, written
+
+
+def prepare_musan(
+    musan_folder,
+    out_folder,
+    babble_count=200,
+    babble_seconds=20.0,
+    babble_speakers=(3, 7),
+    seed=0,
+    sample_rate=16000,
+):
+    """MUSAN as SpeechBrain ``AddNoise`` CSVs, plus generated babble.
+
+    Writes ``music.csv``, ``noise.csv`` and ``speech.csv`` (every audio
+    file of ``musan/music``, ``musan/noise``, ``musan/speech``), and
+    ``babble.csv`` listing ``babble_count`` files of ``babble_seconds``
+    under ``out_folder/babble``, each the sum of 3-7 (``babble_speakers``)
+    random MUSAN speech excerpts at equal level (SEED's babble view,
+    switched off in the paper, uses 3-7 speech files at SNR U[13, 20] dB).
+    Files already at ``sample_rate`` and mono are listed in place; others
+    are converted under ``out_folder/converted``.
+
+    Arguments
+    ---------
+    musan_folder : str
+        The ``musan`` folder (holding ``music``, ``noise``, ``speech``).
+    out_folder : str
+        Output folder.
+    babble_count : int
+        Number of babble files (0: none).
+    babble_seconds : float
+        Length of each babble file.
+    babble_speakers : tuple of int
+        Fewest and most speech files per babble file.
+    seed : int
+        Seed of the babble choices.
+    sample_rate : int
+        Rate of the listed files.
+
+    Returns
+    -------
+    dict
+        ``{"music": csv, "noise": csv, "speech": csv, "babble": csv or
+        None, "folders": {part: folder}}``.
+    """
+    musan_folder = dataprep._check_folder(musan_folder, "MUSAN folder")
+    os.makedirs(out_folder, exist_ok=True)
+    result, folders = {}, {}
+    wrote = 0
+    for part in ("music", "noise", "speech"):
+        folder = os.path.join(musan_folder, part)
+        files = dataprep.list_audio_files(folder)
+        if not files:
+            raise dataprep._no_audio_error(folder)
+        rows, converted = _augment_rows(
+            files,
+            folder,
+            os.path.join(out_folder, "converted", part),
+            sample_rate,
+        )
+        csv_path = os.path.join(out_folder, f"{part}.csv")
+        wrote += converted + _write_augment_csv(csv_path, rows)
+        result[part] = os.path.abspath(csv_path)
+        folders[part] = os.path.abspath(folder)
+    result["babble"] = None
+    if babble_count > 0:
+        speech = _read_wavs(result["speech"])
+        paths, written = _babble(
+            speech,
+            os.path.join(out_folder, "babble"),
+            babble_count,
+            babble_seconds,
+            babble_speakers,
+            seed,
+            sample_rate,
+        )
+        rows, _ = _augment_rows(
+            paths, os.path.join(out_folder, "babble"), "", sample_rate
+        )
+        csv_path = os.path.join(out_folder, "babble.csv")
+        wrote += written + _write_augment_csv(csv_path, rows)
+        result["babble"] = os.path.abspath(csv_path)
+        folders["babble"] = os.path.abspath(os.path.join(out_folder, "babble"))
+    result["folders"] = folders
+    logger.info(
+        "MUSAN: %s in %s.",
+        "updated" if wrote else "already up to date",
+        out_folder,
+    )
+    return result
+
+
+def _read_wavs(csv_path):
+    with open(csv_path, newline="", encoding="utf-8") as fin:
+        return [row["wav"] for row in csv.DictReader(fin)]
+
+
+def prepare_rirs(rir_folder, out_folder, sample_rate=16000):
+    """Room impulse responses as a SpeechBrain ``AddReverb`` CSV.
+
+    ``rir_folder`` is any folder of impulse responses; when it holds
+    ``simulated_rirs`` (OpenSLR-28's ``RIRS_NOISES``), only those are used
+    (the real RIRs and point-source noises are left out, as in SEED).
+
+    Arguments
+    ---------
+    rir_folder : str
+        Folder of RIRs, or OpenSLR-28's ``RIRS_NOISES``.
+    out_folder : str
+        ``rir.csv`` goes here (and converted files, for RIRs that are not
+        mono at ``sample_rate``).
+    sample_rate : int
+        Rate of the listed files.
+
+    Returns
+    -------
+    dict
+        ``{"rir": csv, "folder": the folder used, "files": count}``.
+    """
+    rir_folder = dataprep._check_folder(rir_folder, "RIR folder")
+    simulated = os.path.join(rir_folder, "simulated_rirs")
+    folder = simulated if os.path.isdir(simulated) else rir_folder
+    files = dataprep.list_audio_files(folder)
+    if not files:
+        raise dataprep._no_audio_error(folder)
+    rows, converted = _augment_rows(
+        files, folder, os.path.join(out_folder, "converted"), sample_rate
+    )
+    csv_path = os.path.join(out_folder, "rir.csv")
+    wrote = _write_augment_csv(csv_path, rows)
+    logger.info(
+        "RIRs: %d files from %s; %s.",
+        len(rows),
+        folder,
+        "wrote " + csv_path if wrote or converted else "already up to date",
+    )
+    return {
+        "rir": os.path.abspath(csv_path),
+        "folder": os.path.abspath(folder),
+        "files": len(rows),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Speaker-labelled segments (backbone training)
+# ---------------------------------------------------------------------------
+
+SEGMENT_HEADER = ["ID", "duration", "wav", "start", "stop", "spk_id"]
+
+
+def prepare_speaker_segments(
+    folders,
+    out_folder,
+    segment_seconds=3.0,
+    valid_per_speaker=1,
+    max_segments_per_utt=None,
+    seed=1234,
+):
+    """Cuts a one-folder-per-speaker corpus into fixed-length segments.
+
+    Every audio file below ``<folder>/<speaker>/`` (any depth: VoxCeleb's
+    ``id/session/utt.wav``, LibriSpeech's ``spk/chapter/utt.flac``) is cut
+    into consecutive segments of ``segment_seconds`` (at most
+    ``max_segments_per_utt``; files shorter than one segment are left out).
+    Per speaker, ``valid_per_speaker`` random segments go to ``valid.csv``
+    (when the speaker has more), the rest to ``train.csv``. Columns:
+    ``ID,duration,wav,start,stop,spk_id`` (``start``/``stop`` in seconds).
+
+    Arguments
+    ---------
+    folders : str or list of str
+        Corpus folder(s); the speaker is the first path component below.
+    out_folder : str
+        Where ``train.csv``, ``valid.csv`` and ``segments.json`` go.
+    segment_seconds : float
+        Segment length.
+    valid_per_speaker : int
+        Held-out segments per speaker.
+    max_segments_per_utt : int or None
+        Cap on the segments of one file.
+    seed : int
+        Seed of the held-out choice.
+
+    Returns
+    -------
+    dict
+        ``{"train": csv, "valid": csv, "speakers": n, "train_segments": n,
+        "valid_segments": n}``.
+
+    Example
+    -------
+    >>> import os, tempfile, torch
+    >>> from seed_brain.audio import write_audio
+    >>> root = tempfile.mkdtemp()
+    >>> for spk in ["s1", "s2"]:
+    ...     write_audio(os.path.join(root, "c", spk, "u.wav"),
+    ...                 torch.zeros(16000 * 7))
+    >>> out = prepare_speaker_segments(os.path.join(root, "c"),
+    ...                                os.path.join(root, "o"), 2.0)
+    >>> out["speakers"], out["train_segments"], out["valid_segments"]
+    (2, 4, 2)
+    """
+    if isinstance(folders, (str, os.PathLike)):
+        folders = [folders]
+    folders = [os.path.abspath(os.fspath(f)) for f in folders]
+    params = {
+        "folders": folders,
+        "segment_seconds": float(segment_seconds),
+        "valid_per_speaker": int(valid_per_speaker),
+        "max_segments_per_utt": max_segments_per_utt,
+        "seed": int(seed),
+    }
+    record_path = os.path.join(out_folder, "segments.json")
+    train_csv = os.path.join(out_folder, "train.csv")
+    valid_csv = os.path.join(out_folder, "valid.csv")
+    record = _read_json(record_path)
+    if (
+        record is not None
+        and record.get("params") == params
+        and os.path.isfile(train_csv)
+        and os.path.isfile(valid_csv)
+    ):
+        logger.info("Speaker segments in %s are up to date.", out_folder)
+        return record["result"]
+    per_speaker, too_short = {}, 0
+    for folder in folders:
+        dataprep._check_folder(folder, "Speaker folder")
+        for path in dataprep.list_audio_files(folder):
+            rel = dataprep._rel_posix(path, folder)
+            if "/" not in rel:
+                raise ValueError(
+                    f"'{path}' is not inside a speaker folder: the corpus "
+                    "needs one sub-folder per speaker."
+                )
+            speaker = rel.split("/", 1)[0]
+            rate, frames, _ = audio_info(path)
+            count = int((frames / rate) // segment_seconds)
+            if max_segments_per_utt is not None:
+                count = min(count, int(max_segments_per_utt))
+            if count < 1:
+                too_short += 1
+                continue
+            stem = dataprep._make_id(rel)
+            for k in range(count):
+                start = k * segment_seconds
+                per_speaker.setdefault(speaker, []).append(
+                    {
+                        "ID": f"{stem}_{k}",
+                        "duration": f"{segment_seconds:.4f}",
+                        "wav": os.path.abspath(path),
+                        "start": f"{start:.4f}",
+                        "stop": f"{start + segment_seconds:.4f}",
+                        "spk_id": speaker,
+                    }
+                )
+    if not per_speaker:
+        raise ValueError(
+            f"No file of {folders} lasts {segment_seconds} s: lower "
+            "segment_seconds."
+        )
+    train, valid = [], []
+    for speaker in sorted(per_speaker):
+        segs = per_speaker[speaker]
+        rng = np.random.default_rng([int(seed), *map(ord, speaker[-16:])])
+        take = valid_per_speaker if len(segs) > valid_per_speaker else 0
+        held = set(rng.choice(len(segs), size=take, replace=False).tolist())
+        for i, seg in enumerate(segs):
+            (valid if i in held else train).append(seg)
+    dataprep._check_unique_ids(
+        [r["ID"] for r in train + valid],
+        [r["wav"] for r in train + valid],
+        out_folder,
+    )
+    if not valid:
+        raise ValueError(
+            "No validation segment: every speaker has at most "
+            f"{valid_per_speaker} segment(s). Lower segment_seconds."
+        )
+    _write_text(train_csv, dataprep._csv_text(SEGMENT_HEADER, train))
+    _write_text(valid_csv, dataprep._csv_text(SEGMENT_HEADER, valid))
+    result = {
+        "train": os.path.abspath(train_csv),
+        "valid": os.path.abspath(valid_csv),
+        "speakers": len(per_speaker),
+        "train_segments": len(train),
+        "valid_segments": len(valid),
+        "too_short": too_short,
+    }
+    _write_json(record_path, {"params": params, "result": result})
+    logger.info(
+        "%d speakers: %d training and %d validation segments of %.1f s "
+        "(%d files too short).",
+        len(per_speaker),
+        len(train),
+        len(valid),
+        segment_seconds,
+        too_short,
+    )
+    return result
