@@ -24,7 +24,9 @@ from speechbrain.utils.distributed import run_on_main
 
 from seed_brain.brain import SEEDBrain, embeddings_dataset
 from seed_brain.cache import ViewCache
+from seed_brain.distributed import rank_and_world
 from seed_brain.recipe import (
+    check_overrides,
     load_prepared,
     prepare_seed_data,
     test_items,
@@ -78,6 +80,7 @@ def prepare(hparams):
         sample_rate=hparams["sample_rate"],
         seed=hparams["seed"],
         noise_max_seconds=hparams["noise_max_seconds"],
+        skip_bad_audio=hparams.get("skip_bad_audio", False),
     )
     run_on_main(prepare_seed_data, kwargs=kwargs)
     return load_prepared(hparams["data_folder"])
@@ -91,18 +94,16 @@ def build_train_set(hparams, brain, prepared):
         with open(prepared["train_csv"], newline="", encoding="utf-8") as f:
             rows = [(r["ID"], r["wav"]) for r in csv.DictReader(f)]
         cache = ViewCache(hparams["cache_folder"] + "/views")
-        run_on_main(
-            cache.build,
-            kwargs=dict(
-                brain=brain,
-                rows=rows,
-                crops_per_utt=hparams["crops_per_utt"],
-                crop_samples=hparams["crop_samples"],
-                seed=hparams["seed"],
-                batch_size=hparams["cache_batch_size"],
-                sample_rate=hparams["sample_rate"],
-                config={"backbone": hparams["backbone"]},
-            ),
+        # Every process takes part: under torchrun the build is sharded.
+        cache.build(
+            brain=brain,
+            rows=rows,
+            crops_per_utt=hparams["crops_per_utt"],
+            crop_samples=hparams["crop_samples"],
+            seed=hparams["seed"],
+            batch_size=hparams["cache_batch_size"],
+            sample_rate=hparams["sample_rate"],
+            config={"backbone": hparams["backbone"]},
         )
         return cache.dataset()
     return train_dataset(
@@ -112,6 +113,11 @@ def build_train_set(hparams, brain, prepared):
 
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    try:  # a misspelt --key stops here, before any work
+        check_overrides(hparams_file, overrides)
+    except ValueError as err:
+        sys.exit(f"train.py: error: {err}")
+    sb.utils.distributed.ddp_init_group(run_opts)  # no-op without torchrun
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(
@@ -124,6 +130,7 @@ def main(argv):
         if sb.utils.distributed.if_main_process() is False:
             use_demo_data(hparams)  # paths only: the data exists by now
     prepared = prepare(hparams)
+    hparams["skipped"] = prepared.get("skipped")  # into results.json
 
     brain = SEEDBrain(
         modules=hparams["modules"],
@@ -149,12 +156,23 @@ def main(argv):
             num_samples=hparams["steps_per_epoch"] * hparams["batch_size"],
         )
         brain.train_sampler = sampler  # so that fit() calls set_epoch
+        # Under DDP, batch_size stays the batch of one optimiser step: each
+        # of the N processes takes batch_size / N crops of it (SpeechBrain
+        # splits the sampler), so the run matches a single-process one.
+        world = rank_and_world()[1]
+        if hparams["batch_size"] % world:
+            raise ValueError(
+                f"batch_size={hparams['batch_size']} must be a multiple of "
+                f"the number of processes ({world})."
+            )
         brain.fit(
             hparams["epoch_counter"],
             train_set,
             embeddings_dataset(dev_emb),
             train_loader_kwargs=dict(
-                hparams["train_dataloader_opts"], sampler=sampler
+                hparams["train_dataloader_opts"],
+                sampler=sampler,
+                batch_size=hparams["batch_size"] // world,
             ),
             valid_loader_kwargs=hparams["valid_dataloader_opts"],
         )

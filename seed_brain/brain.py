@@ -17,6 +17,7 @@ Authors
  * seed-brain developers 2026
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -32,6 +33,12 @@ from speechbrain.utils.checkpoints import (
 from tqdm import tqdm
 
 from seed_brain.audio import load_audio
+from seed_brain.distributed import (
+    broadcast,
+    gather_dict,
+    gather_missing_on_main,
+    rank_and_world,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +54,9 @@ class GeneratorState:
     ---------
     seed : int
         Initial seed.
+    stream : int
+        Process rank under DDP: each process draws its own noise, also
+        after loading the state the main process saved.
 
     Example
     -------
@@ -54,10 +64,16 @@ class GeneratorState:
     >>> a = torch.rand(2, generator=state.generator)
     >>> torch.equal(a, torch.rand(2, generator=GeneratorState(3).generator))
     True
+    >>> b = torch.rand(2, generator=GeneratorState(3, stream=1).generator)
+    >>> torch.equal(a, b)
+    False
     """
 
-    def __init__(self, seed):
-        self.generator = torch.Generator().manual_seed(int(seed))
+    def __init__(self, seed, stream=0):
+        self.stream = int(stream)
+        self.generator = torch.Generator().manual_seed(
+            int(seed) + 1000003 * self.stream
+        )
 
     @mark_as_saver
     def _save(self, path):
@@ -67,6 +83,9 @@ class GeneratorState:
     def _load(self, path, end_of_epoch=None):
         state = torch.load(path, weights_only=True)
         self.generator.set_state(state)
+        if self.stream:
+            draw = int(torch.randint(2**62, (1,), generator=self.generator))
+            self.generator.manual_seed(draw + self.stream)
 
 
 def utterance_noise(ids, shape, seed, num_draws=1):
@@ -125,6 +144,7 @@ class SEEDBrain(sb.Brain):
     ...     opt_class=lambda p: torch.optim.AdamW(p, lr=1e-3),
     ...     hparams={"diffusion": SEEDDiffusion(), "seed": 0},
     ... )
+    >>> brain.init_optimizers()  # fit() does this in on_fit_start
     >>> from speechbrain.dataio.batch import PaddedBatch
     >>> batch = PaddedBatch([{"emb": torch.randn(3, 8)} for _ in range(4)])
     >>> loss = brain.fit_batch(batch)
@@ -138,13 +158,34 @@ class SEEDBrain(sb.Brain):
         for param in encoder.parameters():
             param.requires_grad_(False)
         encoder.eval()
-        self.train_noise = GeneratorState(self._hp("seed", 1234))
+        ema = self._hp("ema")
+        if ema is not None:
+            ema.to(self.device)  # not in modules, so Brain does not move it
+        self.train_noise = GeneratorState(
+            self._hp("seed", 1234), stream=rank_and_world()[0]
+        )
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("train_noise", self.train_noise)
         self.dev_trials = None
         self.test_conditions = None
         self.stored = {}
         self.baseline_dev_eer = None
+        self.embedding_dim = self._check_embedding_dim()
+
+    def _check_embedding_dim(self):
+        """Encoder output size, checked against the denoiser's input size."""
+        probe = torch.randn(
+            1, 16000, generator=torch.Generator().manual_seed(0)
+        )
+        dim = self.encode(0.1 * probe.to(self.device)).shape[-1]
+        expected = getattr(self.modules.denoiser, "embed_dim", dim)
+        if dim != expected:
+            raise ValueError(
+                f"The encoder gives {dim}-d embeddings but the denoiser "
+                f"takes {expected}-d ones: set embedding_dim: {dim} in the "
+                f"yaml (or --embedding_dim={dim})."
+            )
+        return dim
 
     # ------------------------------------------------------------ helpers
     def _hp(self, name, default=None):
@@ -158,7 +199,7 @@ class SEEDBrain(sb.Brain):
             return ema.module
         return self.modules.denoiser
 
-    def encode(self, wavs, wav_lens=None):
+    def encode(self, wavs, wav_lens=None, names=None):
         """Frozen-encoder embeddings ``[B, D]`` (no gradients, eval mode).
 
         Arguments
@@ -167,6 +208,9 @@ class SEEDBrain(sb.Brain):
             ``[B, L]`` 16 kHz waveforms.
         wav_lens : torch.Tensor or None
             ``[B]`` relative lengths.
+        names : list of str or None
+            What each waveform comes from (file paths), named in the error
+            when an embedding is not finite.
 
         Returns
         -------
@@ -175,13 +219,22 @@ class SEEDBrain(sb.Brain):
         """
         encoder = self.modules.encoder
         encoder.eval()
-        with torch.no_grad():
-            emb = encoder(wavs, wav_lens)
+        # The frozen encoder runs in float32 even under --precision bf16 /
+        # fp16, so that training and test embeddings (computed outside
+        # autocast) come from the same function.
+        device_type = torch.device(self.device).type
+        with torch.no_grad(), torch.autocast(device_type, enabled=False):
+            emb = encoder(wavs.float(), wav_lens)
         emb = emb.reshape(emb.shape[0], -1).float()
         if not torch.isfinite(emb).all():
+            bad = (~torch.isfinite(emb).all(dim=1)).nonzero()[:, 0].tolist()
+            what = f"row(s) {bad} of the batch"
+            if names is not None:
+                what = ", ".join(repr(str(names[i])) for i in bad)
             raise FloatingPointError(
-                "The encoder produced a non-finite embedding: check the "
-                "input audio for NaN/inf samples or silence."
+                f"The encoder produced a non-finite embedding for {what}: "
+                "check that audio for NaN/inf samples or silence, and "
+                "remove it (or set skip_bad_audio: True for training files)."
             )
         return emb
 
@@ -205,6 +258,8 @@ class SEEDBrain(sb.Brain):
             ids, emb.shape[-1], self._hp("eval_seed", 0), draws
         ).to(emb.device)
         denoiser = self.eval_denoiser
+        if isinstance(denoiser, torch.nn.parallel.DistributedDataParallel):
+            denoiser = denoiser.module  # no collective calls at inference
         was_training = denoiser.training
         denoiser.eval()
         out = self.hparams.diffusion.enhance(
@@ -217,6 +272,13 @@ class SEEDBrain(sb.Brain):
             noise=noise,
         )
         denoiser.train(was_training)
+        if not torch.isfinite(out).all():
+            bad = (~torch.isfinite(out).all(dim=-1)).nonzero()[:, 0].tolist()
+            raise FloatingPointError(
+                "SEED produced a non-finite embedding for "
+                f"{[ids[i] for i in bad]}: the denoiser weights diverged. "
+                "Train again with a lower lr, or evaluate another checkpoint."
+            )
         return out
 
     # ----------------------------------------------------------- training
@@ -228,6 +290,18 @@ class SEEDBrain(sb.Brain):
         self.optimizers_dict = {"opt_class": self.optimizer}
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def on_fit_start(self):
+        """Sets incomplete checkpoints aside, then resumes (clear errors)."""
+        set_aside_incomplete_checkpoints(self.checkpointer)
+        with explain_load_errors(self.checkpointer):
+            super().on_fit_start()
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """Loads the best complete checkpoint (clear errors)."""
+        set_aside_incomplete_checkpoints(self.checkpointer)
+        with explain_load_errors(self.checkpointer, max_key, min_key):
+            super().on_evaluate_start(max_key=max_key, min_key=min_key)
 
     def on_stage_start(self, stage, epoch=None):
         """Keeps the encoder in eval mode; resets the embedding store."""
@@ -245,7 +319,9 @@ class SEEDBrain(sb.Brain):
             views = self.hparams.view_builder(wavs, lens)
             b, v, length = views.shape
             emb = self.encode(
-                views.reshape(b * v, length), lens.repeat_interleave(v)
+                views.reshape(b * v, length),
+                lens.repeat_interleave(v),
+                names=[uid for uid in batch.id for _ in range(v)],
             )
             return emb.reshape(b, v, -1)
         emb = batch.emb.data.float()
@@ -275,11 +351,12 @@ class SEEDBrain(sb.Brain):
     # --------------------------------------------------------- evaluation
     def evaluate_batch(self, batch, stage):
         """Enhances a batch of stored embeddings and keeps both versions."""
-        with torch.no_grad():
+        with torch.no_grad(), self.evaluation_ctx:
             enhanced = self.compute_forward(batch, stage)
         base = batch.emb.data.float().cpu()
+        enhanced = enhanced.float().cpu()
         for i, uid in enumerate(batch.id):
-            self.stored[uid] = (base[i], enhanced[i].cpu())
+            self.stored[uid] = (base[i], enhanced[i])
         return torch.tensor(0.0)
 
     def _score(self, trials, enrol_key, test_key, system):
@@ -312,8 +389,13 @@ class SEEDBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
             return
+        # Under DDP, score on the main process with every embedding (a
+        # sharded evaluation leaves each process a part of them); the
+        # others receive its numbers.
+        gather_missing_on_main(self.stored)
+        main = sb.utils.distributed.if_main_process()
         if stage == sb.Stage.VALID:
-            stats = self._dev_stats()
+            stats = broadcast(self._dev_stats() if main else None)
             lr = self.optimizer.param_groups[0]["lr"]
             if self._hp("train_logger") is not None:
                 self.hparams.train_logger.log_stats(
@@ -328,7 +410,7 @@ class SEEDBrain(sb.Brain):
                 )
             return
         if stage == sb.Stage.TEST:
-            self.results = self._test_results()
+            self.results = broadcast(self._test_results() if main else None)
 
     def _dev_stats(self):
         def key(uid):
@@ -395,7 +477,8 @@ class SEEDBrain(sb.Brain):
         }
         if self._hp("skipped") is not None:
             results["skipped"] = self.hparams.skipped
-        folder = self._hp("output_folder", ".")
+        folder = self._hp("results_folder") or self._hp("output_folder", ".")
+        os.makedirs(folder, exist_ok=True)
         if sb.utils.distributed.if_main_process():
             write_results(results, folder)
             plot_det(
@@ -441,16 +524,37 @@ class SEEDBrain(sb.Brain):
             cached = {
                 uid: emb
                 for uid, emb, key in zip(blob["ids"], blob["emb"], blob["keys"])
-                if uid in items and key == _file_key(items[uid])
+                if uid in items
+                and key == _file_key(items[uid])
+                and emb.shape[-1] == self.embedding_dim  # same encoder size
             }
         todo = [uid for uid in items if uid not in cached]
+        logger.info(
+            "%s: %d of %d embeddings reused from the cache, %d to compute",
+            desc,
+            len(cached),
+            len(items),
+            len(todo),
+        )
         if todo:
             sizes = {uid: os.path.getsize(items[uid]) for uid in todo}
             todo.sort(key=lambda u: (sizes[u], u))
             sample_rate = int(self._hp("sample_rate", 16000))
-            with tqdm(total=len(todo), desc=desc, dynamic_ncols=True) as bar:
-                for start in range(0, len(todo), batch_size):
-                    chunk = todo[start : start + batch_size]
+            # Under DDP each process embeds every N-th batch; the batches
+            # are the same as in one process, so are the embeddings.
+            rank, world = rank_and_world()
+            batches = [
+                todo[start : start + batch_size]
+                for start in range(0, len(todo), batch_size)
+            ][rank::world]
+            new = {}
+            with tqdm(
+                total=sum(len(chunk) for chunk in batches),
+                desc=desc,
+                dynamic_ncols=True,
+                disable=rank != 0,
+            ) as bar:
+                for chunk in batches:
                     wavs = [load_audio(items[u], sample_rate) for u in chunk]
                     for uid, wav in zip(chunk, wavs):
                         if wav.numel() == 0 or wav.abs().max() == 0:
@@ -462,10 +566,17 @@ class SEEDBrain(sb.Brain):
                         [{"sig": w} for w in wavs]
                     )
                     sig, lens = batch.sig
-                    emb = self.encode(sig.to(self.device), lens.to(self.device))
-                    for uid, e in zip(chunk, emb.cpu()):
-                        cached[uid] = e
+                    with torch.inference_mode():
+                        emb = self.encode(
+                            sig.to(self.device),
+                            lens.to(self.device),
+                            names=[items[u] for u in chunk],
+                        )
+                    emb = emb.cpu().clone()  # a normal tensor again
+                    for uid, e in zip(chunk, emb):
+                        new[uid] = e
                     bar.update(len(chunk))
+            cached.update(gather_dict(new))
             if cache_path and sb.utils.distributed.if_main_process():
                 ids = sorted(cached)
                 _atomic_save(
@@ -476,6 +587,7 @@ class SEEDBrain(sb.Brain):
                     },
                     cache_path,
                 )
+            sb.utils.distributed.ddp_barrier()
         return {uid: cached[uid] for uid in items}
 
 
@@ -522,3 +634,156 @@ def save_json(obj, path):
     with open(tmp, "w", encoding="utf-8") as fout:
         json.dump(obj, fout, indent=2, sort_keys=True)
     os.replace(tmp, path)
+
+
+def _checkpoint_problem(path, required):
+    """Why a checkpoint folder is unusable (None when it is complete).
+
+    SpeechBrain writes ``CKPT.yaml`` first, then one file per recoverable
+    straight to its final name, so a save killed half-way leaves a folder
+    that looks like a checkpoint but misses files or holds a truncated
+    one; a delete killed half-way (``rmtree``) misses files too.
+    """
+    import zipfile
+
+    import yaml
+
+    meta = os.path.join(path, "CKPT.yaml")
+    try:
+        with open(meta, encoding="utf-8") as fin:
+            if not isinstance(yaml.safe_load(fin), dict):
+                return "its CKPT.yaml is empty"
+    except (OSError, yaml.YAMLError):
+        return "its CKPT.yaml is missing or unreadable"
+    names = set(os.listdir(path))
+    missing = sorted(f"{n}.ckpt" for n in required if f"{n}.ckpt" not in names)
+    if missing:
+        return f"{', '.join(missing)} missing"
+    for name in sorted(names):
+        file = os.path.join(path, name)
+        if not os.path.isfile(file):
+            continue
+        if os.path.getsize(file) == 0:
+            return f"{name} is empty"
+        with open(file, "rb") as fin:
+            zipped = fin.read(4) == b"PK\x03\x04"  # torch.save format
+        if zipped and not zipfile.is_zipfile(file):
+            return f"{name} is truncated"
+    return None
+
+
+def set_aside_incomplete_checkpoints(checkpointer):
+    """Moves checkpoints left incomplete by a killed save out of the way.
+
+    A folder ``CKPT+...`` that misses a file of a registered recoverable,
+    holds an empty or truncated one, or has no readable ``CKPT.yaml`` is
+    renamed ``incomplete-CKPT+...`` (the Checkpointer ignores it), with a
+    warning, so that resuming loads the last complete checkpoint instead
+    of failing on the broken one. Main process only; a no-op without a
+    checkpointer.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer or None
+        The run's checkpointer.
+
+    Returns
+    -------
+    list of str
+        The folders set aside (their new paths).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> ckpt = Checkpointer(tempfile.mkdtemp(), {"w": torch.nn.Linear(2, 2)})
+    >>> good = ckpt.save_checkpoint()
+    >>> bad = ckpt.save_checkpoint(name="killed")
+    >>> os.remove(os.path.join(bad.path, "w.ckpt"))
+    >>> moved = set_aside_incomplete_checkpoints(ckpt)
+    >>> [os.path.basename(p) for p in moved]
+    ['incomplete-CKPT+killed']
+    >>> ckpt.find_checkpoint().path == good.path
+    True
+    """
+    moved = []
+    if checkpointer is None or not sb.utils.distributed.if_main_process():
+        sb.utils.distributed.ddp_barrier()
+        return moved
+    folder = str(checkpointer.checkpoints_dir)
+    optional = getattr(checkpointer, "optional_load", set())
+    required = [n for n in checkpointer.recoverables if n not in optional]
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    for name in sorted(names):
+        path = os.path.join(folder, name)
+        if not name.startswith("CKPT+") or not os.path.isdir(path):
+            continue
+        problem = _checkpoint_problem(path, required)
+        if problem is None:
+            continue
+        target = os.path.join(folder, f"incomplete-{name}")
+        while os.path.exists(target):
+            target += "+"
+        os.replace(path, target)
+        logger.warning(
+            "Checkpoint %s is incomplete (%s: the run was killed while "
+            "saving or deleting it); moved it to %s and resuming from the "
+            "last complete checkpoint. Delete it when you no longer need it.",
+            path,
+            problem,
+            target,
+        )
+        moved.append(target)
+    sb.utils.distributed.ddp_barrier()
+    return moved
+
+
+@contextlib.contextmanager
+def explain_load_errors(checkpointer, max_key=None, min_key=None):
+    """Turns a checkpoint that does not fit the model into a clear error.
+
+    SpeechBrain's ``load_state_dict`` error ("size mismatch for ...")
+    says neither which checkpoint nor what to do; this names the
+    checkpoint folder and the fix.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer or None
+        The run's checkpointer.
+    max_key, min_key : str or None
+        The keys the checkpoint is picked with (to name it).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = Checkpointer(folder, {"w": torch.nn.Linear(4, 4)}).save_checkpoint()
+    >>> ckpt = Checkpointer(folder, {"w": torch.nn.Linear(8, 8)})
+    >>> with explain_load_errors(ckpt):
+    ...     _ = ckpt.recover_if_possible()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: The checkpoint .../CKPT+... does not fit the model...
+    """
+    try:
+        yield
+    except (RuntimeError, KeyError) as err:
+        text = str(err)
+        shapes = ("size mismatch", "Missing key", "Unexpected key")
+        if checkpointer is None or not any(s in text for s in shapes):
+            raise
+        found = checkpointer.find_checkpoint(max_key=max_key, min_key=min_key)
+        where = found.path if found else checkpointer.checkpoints_dir
+        detail = next(
+            (line.strip() for line in text.splitlines() if "size" in line),
+            text.splitlines()[0],
+        )
+        raise RuntimeError(
+            f"The checkpoint {where} does not fit the model ({detail}). It "
+            "was saved by a run with another encoder or embedding_dim. Fix: "
+            "give this run a new --output_folder (or delete "
+            f"{checkpointer.checkpoints_dir} and the cache folder) to train "
+            "from scratch, or set the encoder and embedding_dim back to "
+            "those of that run."
+        ) from err

@@ -14,10 +14,19 @@ and a rerun skips what is done. A finished cache whose configuration
 matches is reused as is; one that does not match is an error naming the
 folder.
 
+Under ``torchrun`` the build is sharded: the main process creates the
+array and the index, then process ``r`` of ``N`` encodes chunks ``r, r + N,
+...`` into the shared memory map and records them in its own
+``done.rank<r>.json`` (merged into ``done.json`` at the end). Chunks and
+their augmentation seeds do not depend on ``N``, so a sharded cache equals
+a single-process one. The folder must be visible to every process (one
+machine, or a shared file system).
+
 Authors
  * seed-brain developers 2026
 """
 
+import glob
 import json
 import logging
 import os
@@ -29,6 +38,7 @@ import torch
 from tqdm import tqdm
 
 from seed_brain.audio import load_audio
+from seed_brain.distributed import barrier, rank_and_world
 
 logger = logging.getLogger(__name__)
 
@@ -127,12 +137,29 @@ class ViewCache:
         with open(self.index_path, encoding="utf-8") as fin:
             return json.load(fin)
 
+    def _rank_done_path(self, rank):
+        """Done flags of one process (``done.json`` for the main one)."""
+        if rank == 0:
+            return self.done_path
+        return os.path.join(self.folder, f"done.rank{rank}.json")
+
     def done(self):
-        """Set of utterance ids whose rows are complete."""
-        if not os.path.exists(self.done_path):
-            return set()
-        with open(self.done_path, encoding="utf-8") as fin:
-            return set(json.load(fin))
+        """Set of utterance ids whose rows are complete.
+
+        The union of the main process's ``done.json`` and the
+        ``done.rank<r>.json`` of the other processes of a sharded build.
+        """
+        paths = [self.done_path] + sorted(
+            glob.glob(os.path.join(self.folder, "done.rank*.json"))
+        )
+        done = set()
+        for path in paths:
+            try:
+                with open(path, encoding="utf-8") as fin:
+                    done.update(json.load(fin))
+            except FileNotFoundError:
+                continue  # never written, or merged away meanwhile
+        return done
 
     def _write_json(self, obj, path):
         tmp = f"{path}.tmp{os.getpid()}"
@@ -214,18 +241,21 @@ class ViewCache:
             sample_rate=int(sample_rate),
         )
         utterances = [uid for uid, _ in rows]
+        rank, world = rank_and_world()
         if self.exists():
             index = self.index()
-            if index["config"] != config or index["utterances"] != utterances:
+            dim = getattr(brain, "embedding_dim", index["shape"][-1])
+            if (
+                index["config"] != config
+                or index["utterances"] != utterances
+                or index["shape"][-1] != dim  # another encoder
+            ):
                 raise ValueError(
                     f"The embedding cache in {self.folder} was built with "
                     "other settings or another manifest; delete that folder "
                     "or point 'cache_folder' elsewhere to rebuild it."
                 )
-            if self.complete():
-                logger.info("Embedding cache %s is complete", self.folder)
-                return self
-        else:
+        elif rank == 0:
             os.makedirs(self.folder, exist_ok=True)
             probe = brain.encode(torch.zeros(1, crop_samples) + 1e-3)
             dim = probe.shape[-1]
@@ -245,24 +275,43 @@ class ViewCache:
                 },
                 self.index_path,
             )
+        barrier()  # the main process has created the array and the index
+        if self.complete():
+            logger.info("Embedding cache %s is complete", self.folder)
+            return self
         array = self.array("r+")
         done = self.done()
         position = {uid: i for i, uid in enumerate(utterances)}
-        todo = [(u, p) for u, p in rows if u not in done]
+        # Chunks are cut from the whole manifest, so that their content
+        # (and their seeded augmentation) does not depend on what is done
+        # or on the number of processes; process r takes chunks r, r + N...
         per_chunk = max(1, batch_size // crops_per_utt)
+        chunks = [
+            rows[start : start + per_chunk]
+            for start in range(0, len(rows), per_chunk)
+        ]
+        todo = [
+            chunk
+            for k, chunk in enumerate(chunks)
+            if k % world == rank and any(u not in done for u, _ in chunk)
+        ]
+        done_path = self._rank_done_path(rank)
         logger.info(
             "Embedding cache: %d of %d utterances to encode (%d crops x %d "
-            "views each)",
-            len(todo),
+            "views each)%s",
+            sum(len(chunk) for chunk in todo),
             len(rows),
             crops_per_utt,
             len(views),
+            f" in process {rank} of {world}" if world > 1 else "",
         )
         with tqdm(
-            total=len(todo), desc="view cache", dynamic_ncols=True
+            total=sum(len(chunk) for chunk in todo),
+            desc="view cache",
+            dynamic_ncols=True,
+            disable=rank != 0,
         ) as bar:
-            for start in range(0, len(todo), per_chunk):
-                chunk = todo[start : start + per_chunk]
+            for chunk in todo:
                 crops = []
                 for uid, path in chunk:
                     wav = load_audio(path, sample_rate)
@@ -280,11 +329,18 @@ class ViewCache:
                 # chunk so that a resumed build equals an uninterrupted one.
                 torch.manual_seed(int(seed) * 100003 + position[chunk[0][0]])
                 _reset_augmenter_loaders(brain.hparams.view_builder)
-                with torch.no_grad():
+                with torch.inference_mode():
                     lens = torch.ones(wavs.shape[0], device=wavs.device)
                     v = brain.hparams.view_builder(wavs, lens)
                     b, nv, length = v.shape
-                    emb = brain.encode(v.reshape(b * nv, length))
+                    try:
+                        emb = brain.encode(v.reshape(b * nv, length))
+                    except FloatingPointError as err:
+                        files = ", ".join(repr(p) for _, p in chunk)
+                        raise FloatingPointError(
+                            f"{err} Building the embedding cache from {files}"
+                            f" ({crops_per_utt} crops x {nv} views each)."
+                        ) from err
                 emb = emb.reshape(b, nv, -1).cpu().numpy()
                 for j, (uid, _) in enumerate(chunk):
                     row = position[uid] * crops_per_utt
@@ -293,6 +349,17 @@ class ViewCache:
                     ]
                 array.flush()
                 done.update(uid for uid, _ in chunk)
-                self._write_json(sorted(done), self.done_path)
+                self._write_json(sorted(done), done_path)
                 bar.update(len(chunk))
+        barrier()  # every process has flushed its rows
+        if rank == 0:
+            self._merge_done_flags()
         return self
+
+    def _merge_done_flags(self):
+        """Folds the other processes' done flags into ``done.json``."""
+        others = glob.glob(os.path.join(self.folder, "done.rank*.json"))
+        if others:
+            self._write_json(sorted(self.done()), self.done_path)
+            for path in others:
+                os.remove(path)
