@@ -47,6 +47,7 @@ from seed_brain.download import download, extract
 
 __all__ = [
     "VOX1_O_URL",
+    "fetch_corpus",
     "index_audio",
     "prepare_clean_corpus",
     "prepare_musan",
@@ -494,6 +495,84 @@ def prepare_vcmix(
 # ---------------------------------------------------------------------------
 
 
+def _find_folder(data_root, relative):
+    """``data_root/relative``, or a folder of the same name below it."""
+    folder = os.path.join(data_root, relative)
+    if os.path.isdir(folder):
+        return folder
+    name = os.path.basename(os.path.normpath(relative))
+    for dirpath, dirnames, _ in os.walk(data_root):
+        depth = dataprep._rel_posix(dirpath, data_root).count("/")
+        if depth >= 3:
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and d != "archives"
+        )
+        if name in dirnames:
+            return os.path.join(dirpath, name)
+    return None
+
+
+def fetch_corpus(name, spec, data_root, local_folder=None, allow_download=True):
+    """The folder of a public corpus: a local copy, or downloaded once.
+
+    Arguments
+    ---------
+    name : str
+        Corpus name, for messages.
+    spec : dict
+        ``url``, ``checksum`` (or None) and ``folder`` (the corpus folder
+        inside the extracted archive, relative to ``data_root``; when the
+        archive lays it out differently, a folder of the same last name
+        up to three levels below ``data_root`` is used).
+    data_root : str
+        The archive goes to ``data_root/archives`` (resumable download,
+        checksum when given) and is extracted into ``data_root`` (once).
+    local_folder : str or None
+        An existing copy: returned as it is, nothing is downloaded.
+    allow_download : bool
+        False: fail with the URL in the message instead of downloading.
+
+    Returns
+    -------
+    str
+        Absolute path of the corpus folder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> fetch_corpus("x", {"url": "", "folder": "x"}, root,
+    ...              local_folder=root) == root
+    True
+    """
+    if local_folder is not None:
+        folder = dataprep._check_folder(local_folder, f"{name} folder")
+        return os.path.abspath(folder)
+    folder = _find_folder(data_root, spec["folder"])
+    if folder is not None:
+        return os.path.abspath(folder)
+    if not allow_download:
+        raise FileNotFoundError(
+            f"{name}: '{os.path.join(data_root, spec['folder'])}' not found "
+            f"and downloading is off. Download {spec['url']} and extract it "
+            f"into '{data_root}', or pass the local folder."
+        )
+    archive = os.path.join(
+        data_root, "archives", os.path.basename(spec["url"].split("?")[0])
+    )
+    download(spec["url"], archive, spec.get("checksum"))
+    extract(archive, data_root)
+    folder = _find_folder(data_root, spec["folder"])
+    if folder is None:
+        raise FileNotFoundError(
+            f"{name}: the archive {archive} did not contain "
+            f"'{spec['folder']}'. Fix 'folder' in the configuration."
+        )
+    return os.path.abspath(folder)
+
+
 def prepare_clean_corpus(
     name,
     spec,
@@ -529,29 +608,7 @@ def prepare_clean_corpus(
         (one of) ``--clean_folder``.
     """
     manifests = os.path.join(data_root, "manifests")
-    if local_folder is not None:
-        folder = dataprep._check_folder(local_folder, f"{name} folder")
-    else:
-        folder = os.path.join(data_root, spec["folder"])
-        if not os.path.isdir(folder):
-            if not allow_download:
-                raise FileNotFoundError(
-                    f"{name}: '{folder}' not found and downloading is off. "
-                    f"Download {spec['url']} and extract it into "
-                    f"'{data_root}', or pass the local folder."
-                )
-            archive = os.path.join(
-                data_root,
-                "archives",
-                os.path.basename(spec["url"].split("?")[0]),
-            )
-            download(spec["url"], archive, spec.get("checksum"))
-            extract(archive, data_root)
-            if not os.path.isdir(folder):
-                raise FileNotFoundError(
-                    f"{name}: the archive {archive} did not contain "
-                    f"'{spec['folder']}'. Fix 'folder' in the configuration."
-                )
+    folder = fetch_corpus(name, spec, data_root, local_folder, allow_download)
     folder = os.path.abspath(folder)
     csv_path = os.path.join(manifests, f"{name}.csv")
     record_path = os.path.join(manifests, f"{name}.json")

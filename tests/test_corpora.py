@@ -242,7 +242,7 @@ def test_vcmix_missing_voxconverse_file(fake_vox, tmp_path):
 
 def _tar_gz_of(folder, arcroot):
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buffer, mode="w:gz", dereference=True) as tar:
         tar.add(folder, arcname=arcroot)
     return buffer.getvalue()
 
@@ -398,3 +398,125 @@ def test_speaker_segments(data_dir, tmp_path):
     )
     with pytest.raises(ValueError, match="speaker folder"):
         corpora.prepare_speaker_segments(folder, tmp_path / "seg2", 2.0)
+
+
+def _recipe(name):
+    """Imports ``recipes/<name>.py`` as a module."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "recipes", name)
+    spec = importlib.util.spec_from_file_location(name[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prepare_corpora_recipe_end_to_end(data_dir, tmp_path):
+    """All corpora from a local server in one command; the rerun is a no-op."""
+    import zipfile
+
+    staging = tmp_path / "staging"
+    flac = sorted((data_dir / "speech" / "train-clean-100").glob("*/*.flac"))
+    tts = staging / "tts" / "train-clean-100" / "19" / "198"
+    for k in range(2):
+        write_audio(tts / f"19_198_{k:06d}.wav", load_audio(flac[k])[:32000])
+    light = staging / "light" / "100" / "book"
+    light.mkdir(parents=True)
+    (light / "a.flac").symlink_to(flac[2])  # Libri-Light ships FLAC
+    musan = staging / "musan_src"
+    for part, source in (
+        ("music", data_dir / "noise" / "noise1.wav"),
+        ("noise", data_dir / "noise" / "noise2.wav"),
+    ):
+        write_audio(musan / part / "a" / f"{part}-0.wav", load_audio(source))
+    for k in range(3):
+        write_audio(
+            musan / "speech" / "librivox" / f"s{k}.wav",
+            load_audio(flac[3 + k])[:48000],
+        )
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tts.tar.gz").write_bytes(
+        _tar_gz_of(staging / "tts", "LibriTTS_R")
+    )
+    (served / "small.tar.gz").write_bytes(
+        _tar_gz_of(light.parent.parent, "small")
+    )
+    (served / "musan.tar.gz").write_bytes(_tar_gz_of(musan, "musan"))
+    with zipfile.ZipFile(served / "rirs.zip", "w") as zf:
+        zf.write(
+            data_dir / "rir" / "rir1.wav",
+            "RIRS_NOISES/simulated_rirs/smallroom/Room001/Room001-00001.wav",
+        )
+    recipe = _recipe("prepare_corpora.py")
+    with _Server(served) as server:
+        config = {
+            "clean": {
+                "librittsr_train_clean_100": {
+                    "url": f"{server.url}/tts.tar.gz",
+                    "checksum": None,
+                    "folder": "LibriTTS_R/train-clean-100",
+                },
+                "librilight_small": {
+                    "url": f"{server.url}/small.tar.gz",
+                    "checksum": None,
+                    "folder": "small",
+                },
+            },
+            "musan": {"url": f"{server.url}/musan.tar.gz", "folder": "musan"},
+            "rirs": {"url": f"{server.url}/rirs.zip", "folder": "RIRS_NOISES"},
+        }
+        root = tmp_path / "data"
+        first = recipe.prepare(
+            str(root), config, babble_count=2, babble_seconds=1
+        )
+        n_requests = len(server.requests)
+        second = recipe.prepare(
+            str(root), config, babble_count=2, babble_seconds=1
+        )
+        assert len(server.requests) == n_requests == 4
+    assert first == second
+    assert first["clean"]["librittsr_train_clean_100"]["files"] == 2
+    assert first["clean"]["librilight_small"]["files"] == 1
+    assert first["rirs"]["files"] == 1
+    args = " ".join(first["train_args"])
+    for part in ("--clean_folder=[", "--noise_folder=", "--rir_folder="):
+        assert part in args
+    assert (root / "corpora.json").is_file()
+    # The real configuration parses and names every corpus.
+    config = recipe.load_config(recipe.CONFIG)
+    assert set(config["clean"]) == {
+        "librittsr_train_clean_100",
+        "librittsr_train_clean_360",
+        "librilight_small",
+    }
+    with pytest.raises(ValueError, match="Unknown corpora"):
+        recipe.prepare(str(root), config, only=["timit"])
+
+
+def test_voxceleb_and_vcmix_recipes(fake_vox, tmp_path, capsys):
+    info = _recipe("prepare_voxceleb.py").main(
+        [
+            "--voxceleb1_folder",
+            str(fake_vox["voxceleb1"]),
+            "--out_folder",
+            str(tmp_path / "v"),
+            "--trials",
+            str(fake_vox["trials"]),
+        ]
+    )
+    assert "--test_trials=" in capsys.readouterr().out
+    assert info["n_target"] == 8
+    info = _recipe("prepare_vcmix.py").main(
+        [
+            "--voxceleb1_folder",
+            str(fake_vox["voxceleb1"]),
+            "--voxconverse_folder",
+            str(fake_vox["vc"]),
+            "--out_folder",
+            str(tmp_path / "m"),
+            "--vox1_trials",
+            str(fake_vox["trials"]),
+        ]
+    )
+    assert info["n_nontarget"] == len(fake_vox["vc_nontarget"])

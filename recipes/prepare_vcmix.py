@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Builds the VC-Mix trial list from VoxCeleb1 and VoxConverse folders.
+
+VC-Mix (arXiv 2309.14741, a test set of SEED) mixes the target trials of
+VoxCeleb1-O (18,802) with non-target trials between VoxConverse
+speaker-verification segments (140,734): 159,536 trials. Give a local
+VoxCeleb1 folder (test set at least), the VoxConverse speaker-verification
+folder (segments matched by ``folder/file.wav``) and its trial file
+(default ``<voxconverse_folder>/vcmix_test.txt``; a file that already mixes
+both works: its VoxCeleb lines are replaced by VoxCeleb1-O's targets).
+The list is written to ``<out_folder>/vcmix_trials.txt`` with paths
+relative to ``<out_folder>/wav`` (two symbolic links, ``vox1`` and
+``voxconverse``), or with full paths (``--full_paths``). A second run
+writes nothing.
+
+    python recipes/prepare_vcmix.py --voxceleb1_folder /data/voxceleb1 \\
+        --voxconverse_folder /data/vcmix --out_folder /data/seed/vcmix
+
+It prints the ``--test_folder`` / ``--test_trials`` arguments of train.py.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+try:
+    from seed_brain import corpora
+except ImportError:  # run from a checkout without installing the package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+    from seed_brain import corpora
+
+
+def main(argv=None):
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("--voxceleb1_folder", required=True)
+    parser.add_argument("--voxconverse_folder", required=True)
+    parser.add_argument("--out_folder", required=True)
+    parser.add_argument(
+        "--voxconverse_trials",
+        default=None,
+        help="trial file of the VoxConverse segments "
+        "(default: <voxconverse_folder>/vcmix_test.txt)",
+    )
+    parser.add_argument(
+        "--vox1_trials",
+        default=corpora.VOX1_O_URL,
+        help="URL or file of VoxCeleb1-O (cleaned)",
+    )
+    parser.add_argument("--vox1_checksum", default=None)
+    parser.add_argument("--full_paths", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    info = corpora.prepare_vcmix(
+        args.voxceleb1_folder,
+        args.voxconverse_folder,
+        args.out_folder,
+        voxconverse_trials=args.voxconverse_trials,
+        vox1_trials=args.vox1_trials,
+        vox1_checksum=args.vox1_checksum,
+        full_paths=args.full_paths,
+    )
+    print(json.dumps(info, indent=1))
+    print(
+        f"train.py arguments: --test_folder={info['test_folder']} "
+        f"--test_trials={info['trials']}"
+    )
+    return info
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Prepares the VoxCeleb1-O test trials from a local VoxCeleb1 folder.
+
+VoxCeleb audio needs registration, so it is never downloaded: give the
+folder of your copy (any layout above the ``id*/`` speaker folders, e.g.
+``vox1_test_wav/wav``; WAV files). The cleaned VoxCeleb1-O list
+(``veri_test2.txt``: 37,611 trials, ``label enrol test`` with
+``id/session/utt.wav`` paths) is public and downloaded once, or read from
+``--trials``. Every file of the list is checked, and the list is written to
+``<out_folder>/vox1_o_trials.txt`` with paths relative to the test folder
+(or full paths with ``--full_paths``). A second run writes nothing.
+
+    python recipes/prepare_voxceleb.py --voxceleb1_folder /data/voxceleb1 \\
+        --out_folder /data/seed/vox1_o
+
+It prints the ``--test_folder`` / ``--test_trials`` arguments of train.py.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+try:
+    from seed_brain import corpora
+except ImportError:  # run from a checkout without installing the package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+    from seed_brain import corpora
+
+
+def main(argv=None):
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("--voxceleb1_folder", required=True)
+    parser.add_argument("--out_folder", required=True)
+    parser.add_argument(
+        "--trials",
+        default=corpora.VOX1_O_URL,
+        help="URL or file of the trial list (default: VoxCeleb1-O cleaned)",
+    )
+    parser.add_argument("--checksum", default=None)
+    parser.add_argument("--full_paths", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    info = corpora.prepare_voxceleb1_o(
+        args.voxceleb1_folder,
+        args.out_folder,
+        trials=args.trials,
+        checksum=args.checksum,
+        full_paths=args.full_paths,
+    )
+    print(json.dumps(info, indent=1))
+    print(
+        f"train.py arguments: --test_folder={info['test_folder']} "
+        f"--test_trials={info['trials']}"
+    )
+    return info
+
+
+if __name__ == "__main__":
+    main()
