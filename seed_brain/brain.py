@@ -711,8 +711,15 @@ def set_aside_incomplete_checkpoints(checkpointer):
         sb.utils.distributed.ddp_barrier()
         return moved
     folder = str(checkpointer.checkpoints_dir)
+    # As SpeechBrain's loader: optional and data-loader entries may lack.
     optional = getattr(checkpointer, "optional_load", set())
-    required = [n for n in checkpointer.recoverables if n not in optional]
+    required = [
+        n
+        for n in checkpointer.recoverables
+        if n not in optional and "dataloader" not in n
+    ]
+    if getattr(checkpointer, "allow_partial_load", False):
+        required = []
     names = os.listdir(folder) if os.path.isdir(folder) else []
     for name in sorted(names):
         path = os.path.join(folder, name)

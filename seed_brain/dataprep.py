@@ -117,6 +117,14 @@ def _write_text_atomic(path, text):
     return True
 
 
+def _with_skip_hint(err):
+    """The same error, with the yaml option that skips such files."""
+    return type(err)(
+        f"{err} Or set skip_bad_audio: True in the yaml to skip unusable "
+        "files (they are counted in results.json)."
+    )
+
+
 def _skip(skipped, path, err):
     """Logs a file skipped as unusable and records it in ``skipped``."""
     logger.warning("Skipping %s (skip_bad_audio): %s", path, err)
@@ -363,7 +371,7 @@ def prepare_clean_manifest(
                 rate, frames, _ = audio_info(path)
             except (AudioError, FileNotFoundError) as err:
                 if not skip_bad:
-                    raise
+                    raise _with_skip_hint(err) from err
                 _skip(skipped, path, err)
                 continue
             duration = frames / rate
@@ -578,11 +586,11 @@ def prepare_augment_csv(
                     raise AudioError(
                         f"Audio file '{source}' is all silent (every sample "
                         "is zero): useless as noise or impulse response. "
-                        "Remove it, or set skip_bad_audio: True in the yaml."
+                        "Remove it."
                     )
             except (AudioError, FileNotFoundError) as err:
                 if not skip_bad:
-                    raise
+                    raise _with_skip_hint(err) from err
                 _skip(skipped, source, err)
                 continue
             write_audio(target, wav, sample_rate)

@@ -411,6 +411,16 @@ def prepare_seed_data(
     test_rirs = _select(
         test_rir_folder or rir_folder, test_rir_include, test_rir_exclude
     )
+    for files in (test_noise, test_rirs):  # the test conditions' sources
+        bad = screen_audio(files or [], check_json)
+        if bad and not skip_bad_audio:
+            raise AudioError(_bad_files_message(bad, "noise or RIR"))
+        for path, reason in bad.items():
+            logger.warning("Skipping %s (skip_bad_audio): %s", path, reason)
+            skipped.append(
+                {"file": path, "reason": reason, "kind": "bad_audio"}
+            )
+            files.remove(path)
     conds = dataprep.prepare_test_conditions(
         test_folder,
         trials_path,
@@ -473,10 +483,8 @@ def _select(folder, include, exclude):
 
 def _skipped_summary(skipped):
     """``prepared["skipped"]``: counts, and the bad files with reasons."""
-    bad = sorted(
-        (e for e in skipped if e["kind"] == "bad_audio"),
-        key=lambda e: e["file"],
-    )
+    bad = {e["file"]: e for e in skipped if e["kind"] == "bad_audio"}
+    bad = [bad[f] for f in sorted(bad)]  # music may reuse the noise folder
     summary = {
         "too_short": sum(e["kind"] == "too_short" for e in skipped),
         "bad_audio": len(bad),
@@ -499,10 +507,10 @@ def _bad_files_message(bad, what, shown=5):
         f"\n  ... and {len(items) - shown} more" if len(items) > shown else ""
     )
     fix = (
-        "Remove them from the clean folder, or set skip_bad_audio: True in "
-        "the yaml (or --skip_bad_audio=True) to skip them; skipped files "
-        "are counted in results.json."
-        if what == "clean speech"
+        f"Remove them from the {what} folder, or set skip_bad_audio: True "
+        "in the yaml (or --skip_bad_audio=True) to skip them; skipped "
+        "files are counted in results.json."
+        if what in ("clean speech", "noise or RIR")
         else "Remove or replace them: test and dev files are never skipped, "
         "so that the trial list stays the one asked for."
     )
