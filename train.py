@@ -80,6 +80,8 @@ def prepare(hparams):
         sample_rate=hparams["sample_rate"],
         seed=hparams["seed"],
         noise_max_seconds=hparams["noise_max_seconds"],
+        synthetic_noise=hparams["synthetic_noise"],
+        synthetic_rirs=hparams["synthetic_rirs"],
         skip_bad_audio=hparams.get("skip_bad_audio", False),
     )
     run_on_main(prepare_seed_data, kwargs=kwargs)

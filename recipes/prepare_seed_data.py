@@ -51,6 +51,8 @@ NUMBERS = {
     "sample_rate": int,
     "seed": int,
     "noise_max_seconds": float,
+    "synthetic_noise": int,
+    "synthetic_rirs": int,
 }
 
 

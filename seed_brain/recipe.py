@@ -259,6 +259,8 @@ def prepare_seed_data(
     seed=1234,
     noise_max_seconds=None,
     skip_bad_audio=False,
+    synthetic_noise=0,
+    synthetic_rirs=0,
 ):
     """Prepares everything the recipe reads, into ``data_folder``.
 
@@ -309,6 +311,10 @@ def prepare_seed_data(
         infinite samples, all silent) instead of stopping with an error
         that names them; test files are never skipped. Skipped files are
         logged and listed in ``prepared["skipped"]``.
+    synthetic_noise, synthetic_rirs : int
+        Generated noise files / simulated rooms added to the *training*
+        noise and RIR banks (:mod:`seed_brain.synthetic`); 0 adds none.
+        The test conditions never use them.
 
     Returns
     -------
@@ -338,11 +344,14 @@ def prepare_seed_data(
         "rir": (rir_folder, rir_include, rir_exclude),
     }
     augment, skipped = {}, []
+    synthetic = {"noise": synthetic_noise, "rir": synthetic_rirs}
     for name, (folder, include, exclude) in sources.items():
         if folder is None:
             augment[name] = None
             continue
         csv_path = os.path.join(data_folder, f"{name}.csv")
+        if synthetic.get(name):
+            csv_path = os.path.join(data_folder, f"{name}_real.csv")
         rows = dataprep.prepare_augment_csv(
             folder,
             csv_path,
@@ -355,6 +364,10 @@ def prepare_seed_data(
             skipped=skipped,
         )
         augment[name] = {"csv": csv_path, "files": [r["wav"] for r in rows]}
+        if synthetic.get(name):
+            augment[name] = _add_synthetic(
+                data_folder, name, rows, synthetic[name], sample_rate, seed
+            )
 
     all_csv = os.path.join(data_folder, "clean_all.csv")
     rows = dataprep.prepare_clean_manifest(
@@ -464,6 +477,31 @@ def prepare_seed_data(
         data_folder,
     )
     return prepared
+
+
+def _add_synthetic(data_folder, name, rows, count, sample_rate, seed):
+    """Adds generated files to a training bank: ``<name>.csv`` = real + them."""
+    from seed_brain import synthetic
+
+    writer = {
+        "noise": synthetic.write_synthetic_noise,
+        "rir": synthetic.write_synthetic_rirs,
+    }[name]
+    source = os.path.join(data_folder, "synthetic", name)
+    writer(source, count, seed=seed, sample_rate=sample_rate)
+    extra = dataprep.prepare_augment_csv(
+        source,
+        os.path.join(data_folder, f"{name}_synthetic.csv"),
+        os.path.join(data_folder, "augment", f"synthetic_{name}"),
+        sample_rate=sample_rate,
+    )
+    merged = rows + extra
+    csv_path = os.path.join(data_folder, f"{name}.csv")
+    _write_atomic(
+        csv_path,
+        dataprep._csv_text(dataprep.AUGMENT_HEADER, merged),
+    )
+    return {"csv": csv_path, "files": [r["wav"] for r in merged]}
 
 
 def _select(folder, include, exclude):
