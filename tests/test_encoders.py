@@ -366,3 +366,31 @@ def test_encoders_work_in_seed_brain():
         )
         emb = brain.encode(torch.randn(3, 8000), torch.tensor([1, 0.8, 0.6]))
         assert emb.shape == (3, dim)
+
+
+def _sections(name):
+    """(body before the encoder section, text after it) of a SEED yaml."""
+    start = "# " + "-" * 64 + " encoder ---\n"
+    end = "# " + "-" * 61 + " diffusion ---\n"
+    with open(os.path.join(ROOT, "hparams", f"{name}.yaml")) as fin:
+        text = fin.read()
+    assert text.count(start) == 1 and text.count(end) == 1, name
+    head, rest = text.split(start)
+    tail = rest.split(end)[1]
+    body = head[head.index("seed: ") :]
+    lines = [
+        line
+        for line in body.splitlines()
+        if not line.startswith(("backbone:", "output_folder:"))
+    ]
+    return "\n".join(lines), tail
+
+
+@pytest.mark.parametrize("name", ["seed_ecapa", "seed_resnet"])
+def test_seed_yamls_differ_from_ge2e_only_in_the_encoder(name):
+    """Every setting but the encoder section is seed_ge2e.yaml's, verbatim.
+
+    When this fails after a change of hparams/seed_ge2e.yaml, copy the
+    change into hparams/seed_ecapa.yaml and hparams/seed_resnet.yaml.
+    """
+    assert _sections(name) == _sections("seed_ge2e")
