@@ -1,0 +1,723 @@
+"""The ``seed-brain`` command line: verify, embed, enhance, score, export.
+
+::
+
+    seed-brain verify --model MODEL a.wav b.wav
+    seed-brain embed --model MODEL *.wav --out emb.pt [--no-enhance]
+    seed-brain enhance --model MODEL emb.pt --out enhanced.pt
+    seed-brain score --model MODEL trials.txt --audio-root DIR --out scores.txt
+    seed-brain export RUN_FOLDER OUT_FOLDER
+
+``MODEL`` is a folder written by ``seed-brain export`` (or a hub id).
+``python -m seed_brain.cli`` is the same command. ``seed-brain <command>
+--help`` explains each command.
+
+Ids and reproducibility: SEED's forward noise is seeded per item id (see
+:mod:`seed_brain.inference`). By default the id of an audio file is a hash
+of its waveform (``--ids content``), so the same audio always gives the
+same enhanced embedding; ``--ids path`` uses the path as written (in a
+trial list: relative to ``--audio-root``), which is what the recipe does:
+a trial list whose paths are the recipe's item keys (``clean/<path>``,
+``<condition>/<path>``) reproduces its EERs exactly.
+
+Authors
+ * seed-brain developers 2026
+"""
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+
+import torch
+
+__all__ = ["build_parser", "main", "score_trials_file"]
+
+logger = logging.getLogger(__name__)
+
+EMB_FORMAT = "seed-brain-embeddings"
+CACHE_FORMAT = "seed-brain-score-cache"
+
+_ID_HELP = (
+    "what seeds SEED's forward noise per file: 'content' (default), a hash "
+    "of the waveform, so the same audio always gives the same output; "
+    "'path', the path as written (the recipe's convention)"
+)
+
+
+class CLIError(Exception):
+    """An error reported as ``seed-brain: error: ...`` (exit status 1)."""
+
+
+# ------------------------------------------------------------- helpers
+def _load_model(args):
+    from seed_brain.inference import SEEDSpeakerRecognition
+
+    run_opts = {"device": args.device} if args.device else None
+    return SEEDSpeakerRecognition.from_hparams(
+        source=args.model, savedir=args.savedir, run_opts=run_opts
+    )
+
+
+def _atomic_save(obj, path):
+    path = os.path.abspath(os.fspath(path))
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _file_key(path):
+    """Identifies a file version: absolute path, size, modification time."""
+    stat = os.stat(path)
+    return f"{os.path.abspath(path)}|{stat.st_size}|{int(stat.st_mtime)}"
+
+
+def _fingerprint(model):
+    """Hash of what makes encoder embeddings: weights and sample rate."""
+    digest = hashlib.sha1(f"sr={model.sample_rate}".encode())
+    for key, value in model.mods.encoder.state_dict().items():
+        digest.update(key.encode())
+        data = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(data.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _progress(total, desc):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, dynamic_ncols=True, file=sys.stderr)
+
+
+class _NoBar:
+    """Stands in for a progress bar when there is nothing to do."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        """Does nothing."""
+
+
+def _enhance_all(model, emb, ids, chunk=4096):
+    parts = [
+        model.enhance_embeddings(emb[i : i + chunk], ids[i : i + chunk]).cpu()
+        for i in range(0, emb.shape[0], chunk)
+    ]
+    return torch.cat(parts) if parts else emb
+
+
+# ------------------------------------------------------------ commands
+def _cmd_verify(args):
+    """``seed-brain verify``: one score and decision for two files."""
+    model = _load_model(args)
+    score, same = model.verify_files(
+        args.audio_a,
+        args.audio_b,
+        threshold=args.threshold,
+        enhance=not args.no_enhance,
+    )
+    threshold = args.threshold
+    if threshold is None:
+        threshold = (
+            model.threshold_baseline if args.no_enhance else model.threshold
+        )
+    system = "encoder alone" if args.no_enhance else "SEED"
+    print(f"score: {score.item():.6f} ({system}, cosine)")
+    verdict = "same speaker" if bool(same) else "different speakers"
+    sign = ">" if bool(same) else "<="
+    print(f"decision: {verdict} (score {sign} threshold {threshold:g})")
+    return 0
+
+
+def _cmd_embed(args):
+    """``seed-brain embed``: embeddings of audio files to a .pt file."""
+    model = _load_model(args)
+    paths = list(args.files)
+    for path in paths:
+        if not os.path.isfile(path):
+            raise CLIError(f"audio file '{path}' not found.")
+    base, content = [None] * len(paths), [None] * len(paths)
+    with _progress(len(paths), "embed") as bar:
+        for chunk, ids, emb in model.iter_encode_files(paths, args.batch_size):
+            for i, uid, e in zip(chunk, ids, emb):
+                base[i], content[i] = e, uid
+            bar.update(len(chunk))
+    ids = content if args.ids == "content" else paths
+    emb = torch.stack(base)
+    if not args.no_enhance:
+        emb = _enhance_all(model, emb, ids)
+    _atomic_save(
+        {
+            "format": EMB_FORMAT,
+            "ids": ids,
+            "files": paths,
+            "emb": emb.contiguous(),
+            "enhanced": not args.no_enhance,
+        },
+        args.out,
+    )
+    what = "encoder" if args.no_enhance else "SEED-enhanced"
+    print(
+        f"wrote {len(paths)} {what} embeddings ({emb.shape[1]}-d) to {args.out}"
+    )
+    return 0
+
+
+def _read_embeddings(path):
+    """Embeddings of a .pt file: ``(kind, ids, emb, blob)``."""
+    if not os.path.isfile(path):
+        raise CLIError(f"embedding file '{path}' not found.")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CLIError(
+            f"cannot read '{path}' as a torch file of tensors ({err})."
+        ) from err
+    if isinstance(blob, torch.Tensor):
+        single = blob.dim() == 1
+        emb = blob.reshape(1, -1) if single else blob.reshape(len(blob), -1)
+        return ("tensor1" if single else "tensor"), None, emb, blob
+    if isinstance(blob, dict) and isinstance(blob.get("emb"), torch.Tensor):
+        if blob.get("enhanced"):
+            raise CLIError(
+                f"'{path}' holds SEED-enhanced embeddings already; enhance "
+                "the encoder's own (seed-brain embed --no-enhance)."
+            )
+        emb = blob["emb"].reshape(blob["emb"].shape[0], -1)
+        ids = blob.get("ids")
+        if ids is not None and len(ids) != emb.shape[0]:
+            raise CLIError(
+                f"'{path}': {len(ids)} ids for {emb.shape[0]} embeddings."
+            )
+        return "dict", ids, emb, blob
+    if (
+        isinstance(blob, dict)
+        and blob
+        and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor)
+            for k, v in blob.items()
+        )
+    ):
+        ids = list(blob)
+        emb = torch.stack([blob[k].reshape(-1) for k in ids])
+        return "mapping", ids, emb, blob
+    raise CLIError(
+        f"'{path}' is not an embedding file: expected a [N, D] tensor, a "
+        "dict {id: [D] tensor}, or a dict with 'emb' (and 'ids'), as "
+        "written by seed-brain embed --no-enhance."
+    )
+
+
+def _cmd_enhance(args):
+    """``seed-brain enhance``: SEED-enhances stored embeddings."""
+    kind, ids, emb, blob = _read_embeddings(args.embeddings)
+    model = _load_model(args)
+    if ids is None:
+        from seed_brain.inference import embedding_id
+
+        ids = [embedding_id(e) for e in emb]
+    out = _enhance_all(model, emb.float(), list(ids))
+    if kind == "tensor1":
+        result = out[0]
+    elif kind == "tensor":
+        result = out
+    elif kind == "mapping":
+        result = dict(zip(ids, out))
+    else:
+        result = dict(blob)
+        result.update(emb=out, ids=list(ids), enhanced=True)
+        result.setdefault("format", EMB_FORMAT)
+    _atomic_save(result, args.out)
+    print(f"wrote {out.shape[0]} SEED-enhanced embeddings to {args.out}")
+    return 0
+
+
+def _load_cache(path, fingerprint):
+    if not os.path.isfile(path):
+        return {}
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a damaged cache is rebuilt, never trusted
+        logger.warning("Ignoring unreadable cache %s (%s)", path, err)
+        return {}
+    if blob.get("format") != CACHE_FORMAT or blob.get("encoder") != fingerprint:
+        return {}
+    return {
+        key: (uid, emb)
+        for key, uid, emb in zip(blob["keys"], blob["ids"], blob["emb"])
+    }
+
+
+def _save_cache(path, fingerprint, cache):
+    keys = sorted(cache)
+    if not keys:
+        return
+    _atomic_save(
+        {
+            "format": CACHE_FORMAT,
+            "encoder": fingerprint,
+            "keys": keys,
+            "ids": [cache[k][0] for k in keys],
+            "emb": torch.stack([cache[k][1] for k in keys]),
+        },
+        path,
+    )
+
+
+def score_trials_file(
+    model,
+    trials_path,
+    audio_root,
+    out,
+    enhance=True,
+    ids="content",
+    batch_size=8,
+    save_every=20,
+    log=None,
+):
+    """Scores a trial list with a model; the engine of ``seed-brain score``.
+
+    Every file of the list is embedded once (sorted by size, batched); the
+    encoder embeddings are cached in ``<out>.embeddings.pt`` (keyed by
+    file path, size and modification time, and by the encoder's weights)
+    and saved every ``save_every`` batches, so an interrupted run resumes
+    and a second run (e.g. with ``enhance=False``) embeds nothing.
+
+    Arguments
+    ---------
+    model : seed_brain.inference.SEEDSpeakerRecognition
+        The model.
+    trials_path : str
+        ``label enrol test`` lines (:func:`seed_brain.dataprep.read_trials`).
+    audio_root : str
+        Folder the trial paths are relative to.
+    out : str
+        Score file to write (``score label enrol test`` lines).
+    enhance : bool
+        Score SEED-enhanced embeddings (True) or the encoder's own.
+    ids : str
+        ``"content"`` or ``"path"`` (see the module docstring).
+    batch_size : int
+        Files per encoder call.
+    save_every : int
+        Batches between cache saves.
+    log : callable or None
+        Receives progress messages (default: print to stderr).
+
+    Returns
+    -------
+    dict
+        ``eer`` (percent), ``eer_threshold``, ``min_dcf``, ``n_target``,
+        ``n_nontarget``, ``embedded``, ``cached`` (number of files).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from seed_brain.audio import write_audio
+    >>> from seed_brain.export import write_model_folder
+    >>> from seed_brain.inference import SEEDSpeakerRecognition
+    >>> from seed_brain.lobes import RDMMLP
+    >>> from seed_brain.lobes.ge2e import GE2E
+    >>> tmp = tempfile.mkdtemp()
+    >>> _ = torch.manual_seed(0)
+    >>> folder = write_model_folder(
+    ...     os.path.join(tmp, "model"),
+    ...     encoder=GE2E(weights=None),
+    ...     encoder_yaml="!new:seed_brain.lobes.ge2e.GE2E\\n    weights: null",
+    ...     denoiser=RDMMLP(256),
+    ...     denoiser_yaml="!new:seed_brain.lobes.RDMMLP\\n    embed_dim: 256",
+    ... )
+    >>> model = SEEDSpeakerRecognition.from_hparams(
+    ...     source=folder, run_opts={"device": "cpu"}
+    ... )
+    >>> for name in ("a", "b", "c"):
+    ...     wav = 0.1 * torch.randn(16000)
+    ...     write_audio(os.path.join(tmp, f"{name}.wav"), wav)
+    >>> with open(os.path.join(tmp, "trials.txt"), "w") as f:
+    ...     _ = f.write("1 a.wav b.wav\\n0 a.wav c.wav\\n")
+    >>> out = os.path.join(tmp, "scores.txt")
+    >>> result = score_trials_file(
+    ...     model, os.path.join(tmp, "trials.txt"), tmp, out, log=print
+    ... )  # doctest: +ELLIPSIS
+    3 files: 0 embeddings cached in .../scores.txt.embeddings.pt, 3 to compute
+    >>> result["n_target"], result["n_nontarget"], result["embedded"]
+    (1, 1, 3)
+    >>> len(open(out).read().splitlines())
+    2
+    >>> score_trials_file(
+    ...     model, os.path.join(tmp, "trials.txt"), tmp, out, log=print
+    ... )["cached"]  # doctest: +ELLIPSIS
+    3 files: 3 embeddings cached in ..., 0 to compute
+    3
+    """
+    from seed_brain.dataprep import read_trials
+    from seed_brain.scoring import compute_eer, compute_min_dcf, score_trials
+
+    if log is None:
+
+        def log(msg):
+            print(msg, file=sys.stderr)
+
+    if ids not in ("content", "path"):
+        raise ValueError(f"ids must be 'content' or 'path', got {ids!r}")
+    trials = read_trials(trials_path, root=audio_root)
+    names = sorted({t[1] for t in trials} | {t[2] for t in trials})
+    full = {n: os.path.join(audio_root, n) for n in names}
+    keys = {n: _file_key(full[n]) for n in names}
+    cache_path = f"{out}.embeddings.pt"
+    fingerprint = _fingerprint(model)
+    cache = _load_cache(cache_path, fingerprint)
+    todo = [n for n in names if keys[n] not in cache]
+    log(
+        f"{len(names)} files: {len(names) - len(todo)} embeddings cached in "
+        f"{cache_path}, {len(todo)} to compute"
+    )
+    try:
+        with _progress(len(todo), "embed") if todo else _NoBar() as bar:
+            batches = model.iter_encode_files(
+                [full[n] for n in todo], batch_size
+            )
+            for step, (chunk, uids, emb) in enumerate(batches, start=1):
+                for i, uid, e in zip(chunk, uids, emb):
+                    cache[keys[todo[i]]] = (uid, e.clone())
+                bar.update(len(chunk))
+                if save_every and step % save_every == 0:
+                    _save_cache(cache_path, fingerprint, cache)
+    finally:
+        if todo:
+            _save_cache(cache_path, fingerprint, cache)
+    base = torch.stack([cache[keys[n]][1] for n in names]).float()
+    if enhance:
+        noise_ids = (
+            [cache[keys[n]][0] for n in names] if ids == "content" else names
+        )
+        base = _enhance_all(model, base, noise_ids)
+    labels, scores = score_trials(dict(zip(names, base)), trials)
+    tmp = f"{out}.tmp{os.getpid()}"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(tmp, "w", encoding="utf-8") as fout:
+        for score, (label, enrol, test) in zip(scores, trials):
+            fout.write(f"{score:.6f} {label} {enrol} {test}\n")
+    os.replace(tmp, out)
+    result = {
+        "n_target": int((labels == 1).sum()),
+        "n_nontarget": int((labels == 0).sum()),
+        "embedded": len(todo),
+        "cached": len(names) - len(todo),
+        "eer": None,
+        "eer_threshold": None,
+        "min_dcf": None,
+    }
+    if result["n_target"] and result["n_nontarget"]:
+        pos, neg = scores[labels == 1], scores[labels == 0]
+        eer, threshold = compute_eer(pos, neg)
+        min_dcf, _ = compute_min_dcf(
+            pos,
+            neg,
+            p_target=float(getattr(model.hparams, "p_target", 0.05)),
+            c_miss=float(getattr(model.hparams, "c_miss", 1.0)),
+            c_fa=float(getattr(model.hparams, "c_fa", 1.0)),
+        )
+        result.update(
+            eer=100.0 * float(eer),
+            eer_threshold=float(threshold),
+            min_dcf=float(min_dcf),
+        )
+    return result
+
+
+def _cmd_score(args):
+    """``seed-brain score``: scores, EER and minDCF of a trial list."""
+    model = _load_model(args)
+    result = score_trials_file(
+        model,
+        args.trials,
+        args.audio_root,
+        args.out,
+        enhance=not args.no_enhance,
+        ids=args.ids,
+        batch_size=args.batch_size,
+        save_every=args.save_every,
+    )
+    system = "encoder alone" if args.no_enhance else "SEED"
+    print(
+        f"wrote {result['n_target'] + result['n_nontarget']} scores "
+        f"({system}) to {args.out}"
+    )
+    if result["eer"] is None:
+        print("EER: n/a (the list needs target and non-target trials)")
+        return 0
+    print(
+        f"EER: {result['eer']:.6f} % (threshold "
+        f"{result['eer_threshold']:.6f})  minDCF: {result['min_dcf']:.6f} "
+        f"(p_target {getattr(model.hparams, 'p_target', 0.05)})  on "
+        f"{result['n_target']} target / {result['n_nontarget']} "
+        "non-target trials"
+    )
+    return 0
+
+
+def _cmd_export(args):
+    """``seed-brain export``: a training run to an inference folder."""
+    from seed_brain.export import export_model
+
+    encoder_yaml = None
+    if args.encoder_yaml:
+        with open(args.encoder_yaml, encoding="utf-8") as fin:
+            encoder_yaml = fin.read()
+    out = export_model(
+        args.run_folder,
+        args.out_folder,
+        threshold=args.threshold,
+        threshold_baseline=args.threshold_baseline,
+        encoder_yaml=encoder_yaml,
+        overwrite=args.overwrite,
+    )
+    print(f"exported {args.run_folder} to {out}")
+    print(f"load it with SEEDSpeakerRecognition.from_hparams(source='{out}')")
+    return 0
+
+
+# -------------------------------------------------------------- parser
+def _model_args(parser):
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="model folder written by 'seed-brain export' (or a hub id)",
+    )
+    parser.add_argument(
+        "--savedir",
+        default=None,
+        help="where SpeechBrain links the model files (default: load the "
+        "folder in place)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="torch device, e.g. cpu or cuda:0 (default: SpeechBrain's "
+        "choice, a GPU when there is one)",
+    )
+
+
+def build_parser():
+    """The ``argparse`` parser of ``seed-brain``.
+
+    Example
+    -------
+    >>> args = build_parser().parse_args(
+    ...     ["verify", "--model", "m", "a.wav", "b.wav"]
+    ... )
+    >>> args.command, args.audio_a, args.no_enhance
+    ('verify', 'a.wav', False)
+    """
+    fmt = argparse.HelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="seed-brain",
+        description="SEED speaker-embedding enhancement: verify speakers, "
+        "embed and enhance, score trial lists, export trained models.",
+        epilog="Run 'seed-brain <command> --help' for a command's options.",
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    sub.required = True
+
+    p = sub.add_parser(
+        "verify",
+        help="are two recordings the same speaker?",
+        description="Scores two audio files (cosine similarity of their "
+        "SEED-enhanced embeddings) and decides same / different speaker "
+        "with the model's threshold.",
+        epilog="example: seed-brain verify --model results/model a.wav b.wav",
+        formatter_class=fmt,
+    )
+    _model_args(p)
+    p.add_argument("audio_a", metavar="A", help="first audio file")
+    p.add_argument("audio_b", metavar="B", help="second audio file")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="accept when score > threshold (default: the model's)",
+    )
+    p.add_argument(
+        "--no-enhance",
+        action="store_true",
+        help="score the encoder's own embeddings (no SEED)",
+    )
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser(
+        "embed",
+        help="embeddings of audio files",
+        description="Embeds audio files (any rate or channel count) and "
+        "saves a torch file: {'ids', 'files', 'emb' [N, D], 'enhanced'}, "
+        "rows in the order of the files.",
+        epilog="example: seed-brain embed --model results/model *.wav "
+        "--out emb.pt",
+        formatter_class=fmt,
+    )
+    _model_args(p)
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    p.add_argument("--out", required=True, help="output .pt file")
+    p.add_argument(
+        "--no-enhance",
+        action="store_true",
+        help="store the encoder's own embeddings (enhance them later with "
+        "'seed-brain enhance')",
+    )
+    p.add_argument(
+        "--ids", choices=("content", "path"), default="content", help=_ID_HELP
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=8, help="files per encoder call"
+    )
+    p.set_defaults(func=_cmd_embed)
+
+    p = sub.add_parser(
+        "enhance",
+        help="SEED-enhance stored embeddings",
+        description="SEED-enhances encoder embeddings stored in a torch "
+        "file: the output of 'seed-brain embed --no-enhance', a dict with "
+        "'emb' [N, D] and optional 'ids', a dict {id: [D] tensor}, or a "
+        "bare [N, D] tensor. Ids seed the noise; without ids, a hash of "
+        "each embedding does. The output has the input's layout.",
+        epilog="example: seed-brain enhance --model results/model emb.pt "
+        "--out enhanced.pt",
+        formatter_class=fmt,
+    )
+    _model_args(p)
+    p.add_argument("embeddings", metavar="EMB", help="input .pt file")
+    p.add_argument("--out", required=True, help="output .pt file")
+    p.set_defaults(func=_cmd_enhance)
+
+    p = sub.add_parser(
+        "score",
+        help="score a trial list and report EER / minDCF",
+        description="Scores a 'label enrol test' trial list (paths "
+        "relative to --audio-root; label 1 target, 0 non-target) with "
+        "cosine similarity, writes 'score label enrol test' lines and "
+        "prints the EER and minDCF. Files are embedded once, in batches; "
+        "their embeddings are cached in OUT.embeddings.pt, so an "
+        "interrupted run resumes and a rerun (e.g. --no-enhance) embeds "
+        "nothing.",
+        epilog="example: seed-brain score --model results/model trials.txt "
+        "--audio-root data/test --out scores.txt",
+        formatter_class=fmt,
+    )
+    _model_args(p)
+    p.add_argument("trials", help="trial list (label enrol test)")
+    p.add_argument(
+        "--audio-root",
+        required=True,
+        help="folder the trial paths are relative to",
+    )
+    p.add_argument("--out", required=True, help="score file to write")
+    p.add_argument(
+        "--no-enhance",
+        action="store_true",
+        help="score the encoder's own embeddings (the baseline)",
+    )
+    p.add_argument(
+        "--ids", choices=("content", "path"), default="content", help=_ID_HELP
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=8, help="files per encoder call"
+    )
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=20,
+        help="batches between saves of the embedding cache",
+    )
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser(
+        "export",
+        help="make an inference folder from a training run",
+        description="Writes an inference folder (hyperparams.yaml with "
+        "modules and pretrainer, encoder.ckpt, denoiser.ckpt with the EMA "
+        "weights when used, README.md with the measured table) from a "
+        "finished train.py run: its best checkpoint by dev EER.",
+        epilog="example: seed-brain export results/seed_ge2e/1986 "
+        "results/model",
+        formatter_class=fmt,
+    )
+    p.add_argument("run_folder", metavar="RUN_FOLDER", help="output_folder")
+    p.add_argument("out_folder", metavar="OUT_FOLDER", help="folder to write")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="decision threshold of SEED scores (default: EER threshold on "
+        "the run's clean test trials)",
+    )
+    p.add_argument(
+        "--threshold-baseline",
+        type=float,
+        default=None,
+        help="decision threshold of the encoder's own scores",
+    )
+    p.add_argument(
+        "--encoder-yaml",
+        default=None,
+        help="file with the HyperPyYAML node that builds the encoder "
+        "without loading weights (default: the run's node)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a model folder written earlier",
+    )
+    p.set_defaults(func=_cmd_export)
+    return parser
+
+
+def main(argv=None):
+    """Runs ``seed-brain``; returns the exit status.
+
+    Arguments
+    ---------
+    argv : list of str or None
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 on an error (reported on stderr), 130 when
+        interrupted.
+
+    Example
+    -------
+    >>> main(["enhance", "--model", "m", "/no/such/emb.pt", "--out", "x"])
+    1
+    """
+    args = build_parser().parse_args(argv)
+    from seed_brain.audio import AudioError
+    from seed_brain.inference import ModelSourceError
+
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("seed-brain: interrupted", file=sys.stderr)
+        return 130
+    except (
+        CLIError,
+        AudioError,
+        ModelSourceError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        ValueError,
+    ) as err:
+        print(f"seed-brain: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
