@@ -1,0 +1,66 @@
+"""Smoke tests: the scripts of ``benchmarks/`` run and print their tables.
+
+Tiny sizes only (a few utterances, steps and trials); the numbers are not
+checked, only that each script finishes and prints a Markdown table.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(name, *args):
+    """Runs ``benchmarks/<name>`` and returns its standard output."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_training_runs(data_dir):
+    """Cached and online SEED steps are timed on a 4-utterance slice."""
+    out = _bench(
+        "bench_training.py",
+        f"--data={data_dir}",
+        "--utterances=4",
+        "--crops-per-utt=2",
+        "--batch-size=4",
+        "--steps=2",
+        "--repeats=1",
+        "--e2e-steps=3",
+    )
+    assert "| cached embeddings |" in out
+    assert "| online |" in out and "| cached |" in out
+
+
+@pytest.mark.slow
+def test_bench_embedding_runs(data_dir):
+    """GE2E and a small ECAPA, ours vs EncoderClassifier, and SEED cost."""
+    out = _bench(
+        "bench_embedding.py",
+        f"--data={data_dir}",
+        "--files=2",
+        "--batch-size=2",
+        "--repeats=1",
+        "--seed-repeats=2",
+        "--small-ecapa",
+    )
+    assert out.count("| GE2E") == 2 and out.count("| ECAPA-TDNN") == 2
+    assert "1.000000 |" in out  # GE2E: same embeddings both ways
+
+
+@pytest.mark.slow
+def test_bench_scoring_runs():
+    """Ours and SpeechBrain's EER / minDCF on 2,000 trials."""
+    out = _bench("bench_scoring.py", "--sizes", "2000", "--repeats", "1")
+    assert "| 2,000 |" in out
