@@ -7,20 +7,72 @@ processes (small chunks, so that each has some), training runs on both,
 the main process scores. Both processes must finish, the cache must be
 complete with its done flags merged, and the best checkpoint must load: a
 single-process ``--test_only`` rerun reproduces ``results.json``.
+
+A faster test checks the gather / broadcast helpers of
+:mod:`seed_brain.distributed` in two spawned gloo processes.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from seed_brain.cache import ViewCache
+from seed_brain.distributed import (
+    broadcast,
+    gather_dict,
+    gather_missing_on_main,
+    rank_and_world,
+)
 from seed_brain.lobes.ge2e import find_pretrained_ge2e
 
 ROOT = Path(__file__).resolve().parents[1]
 HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
+
+
+def _helpers_worker(rank, world, init_file, out_dir):
+    """One process of :func:`test_helpers_in_two_processes`."""
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world
+    )
+    try:
+        assert rank_and_world() == (rank, world)
+        merged = gather_dict({f"k{rank}": torch.tensor([rank]), "both": rank})
+        # Rank 0 holds a, b; rank 1 holds b (again) and c only.
+        local = {"a": 0, "b": 0} if rank == 0 else {"b": 1, "c": 1}
+        gather_missing_on_main(local)
+        stats = broadcast({"eer": 1.5} if rank == 0 else None)
+        result = {
+            "merged": {k: int(v) for k, v in merged.items()},
+            "local": local,
+            "stats": stats,
+        }
+        with open(os.path.join(out_dir, f"{rank}.json"), "w") as fout:
+            json.dump(result, fout)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_helpers_in_two_processes(tmp_path):
+    """gather_dict, gather_missing_on_main and broadcast over gloo."""
+    mp.spawn(
+        _helpers_worker,
+        args=(2, str(tmp_path / "init"), str(tmp_path)),
+        nprocs=2,
+    )
+    r0 = json.loads((tmp_path / "0.json").read_text())
+    r1 = json.loads((tmp_path / "1.json").read_text())
+    for result in (r0, r1):
+        assert result["merged"] == {"k0": 0, "k1": 1, "both": 0}
+        assert result["stats"] == {"eer": 1.5}
+    assert r0["local"] == {"a": 0, "b": 0, "c": 1}  # main keeps its own b
+    assert r1["local"] == {"b": 1, "c": 1}  # others are left as they were
 
 
 def _run(cmd, log):
