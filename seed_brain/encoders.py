@@ -451,7 +451,9 @@ class ECAPAEncoder(torch.nn.Module):
         )
         try:
             # Main process first (it downloads), then the others (cache).
-            run_on_main(pretrainer.collect_files)
+            run_on_main(
+                pretrainer.collect_files, post_func=pretrainer.collect_files
+            )
         except Exception as err:  # noqa: BLE001 - classified below
             if kind == "hub" and _is_offline_error(err):
                 example = (
