@@ -29,6 +29,8 @@ setup(
         "torch==2.11.0",
         "torchaudio==2.11.0",
         "hyperpyyaml",
+        "ruamel.yaml",
+        "pyyaml",
         "soundfile",
         "pandas",
         "numpy",
@@ -41,5 +43,5 @@ setup(
     extras_require={
         "test": ["pytest", "ruff"],
     },
-    entry_points={},
+    entry_points={"console_scripts": ["seed-brain = seed_brain.cli:main"]},
 )

@@ -192,6 +192,18 @@ def main(argv):
         min_key="dev_eer",
         test_loader_kwargs=hparams["test_dataloader_opts"],
     )
+    if hparams.get("export_model", True):
+        # An inference folder for SEEDSpeakerRecognition.from_hparams.
+        from seed_brain.export import export_model
+
+        run_on_main(
+            export_model,
+            args=[
+                hparams["output_folder"],
+                os.path.join(hparams["output_folder"], "model"),
+            ],
+            kwargs={"overwrite": True},
+        )
 
 
 if __name__ == "__main__":
