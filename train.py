@@ -83,6 +83,7 @@ def prepare(hparams):
         synthetic_noise=hparams["synthetic_noise"],
         synthetic_rirs=hparams["synthetic_rirs"],
         skip_bad_audio=hparams.get("skip_bad_audio", False),
+        test_trials=hparams["test_trials"],
     )
     run_on_main(prepare_seed_data, kwargs=kwargs)
     return load_prepared(hparams["data_folder"])

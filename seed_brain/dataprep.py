@@ -1209,10 +1209,16 @@ def corrupt_utterance(
     return (out, info) if return_info else out
 
 
+def _condition_rel(path):
+    """Path of a test file's corrupted copy below its condition folder:
+    ``path`` without extension, plus ``.wav``; a full path loses its
+    leading ``/``, so that it maps below the condition folder too."""
+    return os.path.splitext(path.lstrip("/"))[0] + ".wav"
+
+
 def _test_target(out_folder, name, relpath):
     """``out_folder/<name>/<relpath without extension>.wav``."""
-    stem = os.path.splitext(relpath)[0] + ".wav"
-    return os.path.join(out_folder, name, *stem.split("/"))
+    return os.path.join(out_folder, name, *_condition_rel(relpath).split("/"))
 
 
 def prepare_test_conditions(
@@ -1337,11 +1343,11 @@ def prepare_test_conditions(
     test_files = sorted({t for _, _, t in trials})
     targets = {}
     for rel in test_files:
-        target = os.path.splitext(rel)[0]
+        target = _condition_rel(rel)
         if target in targets:
             raise ValueError(
                 f"Test files '{targets[target]}' and '{rel}' would both be "
-                f"written as '{target}.wav'; rename one."
+                f"written as '{target}'; rename one."
             )
         targets[target] = rel
 
@@ -1415,8 +1421,7 @@ def prepare_test_conditions(
             cond_trials = list(trials)
         else:
             cond_trials = [
-                (label, e, os.path.splitext(t)[0] + ".wav")
-                for label, e, t in trials
+                (label, e, _condition_rel(t)) for label, e, t in trials
             ]
             previous = recorded.get(name)
             same = previous is not None and all(

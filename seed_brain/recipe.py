@@ -261,6 +261,7 @@ def prepare_seed_data(
     skip_bad_audio=False,
     synthetic_noise=0,
     synthetic_rirs=0,
+    test_trials=None,
 ):
     """Prepares everything the recipe reads, into ``data_folder``.
 
@@ -306,6 +307,10 @@ def prepare_seed_data(
         Split training noise and music files into segments of at most this
         length (SpeechBrain's ``AddNoise`` pads a batch to its longest
         noise file); None keeps them whole.
+    test_trials : str or None
+        A ``label enrol test`` trial list to use instead of all pairs of
+        ``test_folder``'s speaker folders; paths relative to
+        ``test_folder``, or full paths (``test_folder`` may then be None).
     skip_bad_audio : bool
         Skip unusable clean, noise and RIR files (unreadable, NaN or
         infinite samples, all silent) instead of stopping with an error
@@ -413,9 +418,25 @@ def prepare_seed_data(
         )
 
     trials_path = os.path.join(data_folder, "trials.txt")
-    dataprep.prepare_trials(
-        test_folder, trials_path, max_target, max_nontarget, seed
-    )
+    if test_trials is not None:
+        # A given list (VoxCeleb1-O, VC-Mix): paths relative to test_folder
+        # or full paths; copied as it is (the trial caps do not apply).
+        if test_folder is None:
+            test_folder = "/"
+        listed = dataprep.read_trials(test_trials, root=test_folder)
+        if max_target is not None or max_nontarget is not None:
+            logger.warning(
+                "max_target / max_nontarget do not apply to test_trials "
+                "(%s): every trial is used.",
+                test_trials,
+            )
+        dataprep._write_text_atomic(
+            trials_path, "".join(f"{lab} {e} {t}\n" for lab, e, t in listed)
+        )
+    else:
+        dataprep.prepare_trials(
+            test_folder, trials_path, max_target, max_nontarget, seed
+        )
     test_noise = _select(
         test_noise_folder or noise_folder,
         test_noise_include,
