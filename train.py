@@ -60,6 +60,15 @@ def use_demo_data(hparams):
     logger.info("Running on the demonstration data in %s", paths["root"])
 
 
+def with_demo_overrides(overrides, demo):
+    """Merges the yaml's ``demo_overrides`` under the command line's."""
+    import yaml
+
+    merged = dict(demo)
+    merged.update(yaml.safe_load(overrides) or {})
+    return yaml.safe_dump(merged, default_flow_style=None, sort_keys=False)
+
+
 def prepare(hparams):
     """Runs the data preparation (main process only)."""
     keys = [k for k in SOURCES] + [
@@ -123,6 +132,11 @@ def main(argv):
     sb.utils.distributed.ddp_init_group(run_opts)  # no-op without torchrun
     with open(hparams_file, encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    if hparams["clean_folder"] is None and hparams.get("demo_overrides"):
+        # The demonstration runs smaller; the user's own overrides win.
+        overrides = with_demo_overrides(overrides, hparams["demo_overrides"])
+        with open(hparams_file, encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
