@@ -335,6 +335,8 @@ def prepare_seed_data(
         with the fix, before any embedding or training.
     """
     os.makedirs(data_folder, exist_ok=True)
+    if test_trials is not None:  # a bad line stops here, before any work
+        dataprep.read_trials(test_trials, root=test_folder or "/")
     if music_folder is None:  # music falls back to the noise files
         music_folder = noise_folder
         music_include = (

@@ -358,6 +358,25 @@ def test_malformed_trial_line(tmp_path):
             read_trials(path)
 
 
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("1 s1/u1.wav\n", "line 2: expected 'label enrol test'"),
+        ("2 s1/u1.wav s2/u1.wav\n", "line 2: expected 'label enrol test'"),
+        ("0 s1/u1.wav s9/nobody.wav\n", "line 2: audio file 's9/nobody.wav'"),
+        ("1 s1/u1.wav s1/u2.wav\n", "line 2: duplicate trial"),
+    ],
+)
+def test_given_trial_list_checked_before_any_work(corpus, line, message):
+    """test_trials: a bad line stops the preparation before it reads audio."""
+    trials = corpus / "vox1_o.txt"
+    trials.write_text("1 s1/u1.wav s1/u2.wav\n" + line)
+    with pytest.raises((ValueError, FileNotFoundError), match=message) as info:
+        _prepare(corpus, test_trials=str(trials))
+    assert str(trials) in str(info.value)
+    assert not (corpus / "data" / "audio_check.json").exists()  # no decoding
+
+
 def test_trial_naming_missing_or_unknown_utterance(corpus):
     """A trial whose file is missing, or whose id is unknown: named."""
     prepared = _prepare(corpus)
