@@ -56,6 +56,14 @@ NUMBERS = {
 }
 
 
+def _boolean(text):
+    """``True`` / ``False`` (also yes/no, 1/0) from the command line."""
+    value = {"true": True, "yes": True, "1": True}.get(text.lower())
+    if value is None and text.lower() not in ("false", "no", "0"):
+        raise argparse.ArgumentTypeError(f"expected True or False: {text!r}")
+    return bool(value)
+
+
 def parser():
     """The argument parser: one option per argument of the function."""
     out = argparse.ArgumentParser(
@@ -73,6 +81,8 @@ def parser():
             kwargs["nargs"] = "+"
         if name in NUMBERS:
             kwargs["type"] = NUMBERS[name]
+        if isinstance(param.default, bool):  # e.g. --skip_bad_audio True
+            kwargs["type"] = _boolean
         if not required:
             kwargs["default"] = param.default
         out.add_argument(f"--{name}", **kwargs)
