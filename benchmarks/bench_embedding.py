@@ -236,7 +236,15 @@ def main(argv=None):
     parser.add_argument(
         "--small-ecapa", action="store_true", help="tiny ECAPA (tests)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: torch's)",
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     items = pick_files(args.data, args.files)
     work = Path(tempfile.mkdtemp(prefix="bench_embedding_"))

@@ -270,7 +270,15 @@ def main(argv=None):
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: torch's)",
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     print("\n".join(run(args)))
 
