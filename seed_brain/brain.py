@@ -153,6 +153,10 @@ class SEEDBrain(sb.Brain):
     """
 
     def __init__(self, *args, **kwargs):
+        # Subnormal floats (the zero-initialised denoiser's tiny gradients
+        # and Adam moments) make CPU arithmetic many times slower: flushing
+        # them to zero made a training step 9x faster here, same loss.
+        torch.set_flush_denormal(True)
         super().__init__(*args, **kwargs)
         encoder = self.modules.encoder
         for param in encoder.parameters():
