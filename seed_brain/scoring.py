@@ -894,6 +894,14 @@ def _check_systems(systems: Mapping[str, Any], what: str) -> None:
         raise ValueError(f"{what} is empty: nothing to plot")
 
 
+def _colour_cycle(n):
+    """``n`` distinct colours (tab10, then tab20 beyond ten)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(max(n, 1))]
+
+
 def plot_det(
     curves: Mapping[str, tuple[Any, Any]],
     path: str | os.PathLike,
@@ -932,6 +940,12 @@ def plot_det(
     ticks = np.asarray(DET_TICKS_PERCENT) / 100.0
     fig = _new_figure((6.0, 6.0))
     ax = fig.add_subplot(1, 1, 1)
+    # "<condition> baseline" and "<condition> SEED" share a colour; the
+    # baseline is dashed, so that many conditions stay readable.
+    groups = {}
+    for label in curves:
+        groups.setdefault(label.rsplit(" ", 1)[0], len(groups))
+    palette = _colour_cycle(len(groups))
     for label, (pos, neg) in curves.items():
         p_miss, p_fa = det_curve(pos, neg)
         eer = compute_eer(pos, neg)[0]
@@ -940,6 +954,8 @@ def plot_det(
             norm.ppf(np.clip(p_miss, 1e-9, 1 - 1e-9)),
             label=f"{label} (EER {eer * 100:.2f}%)",
             linewidth=1.5,
+            color=palette[groups[label.rsplit(" ", 1)[0]]],
+            linestyle="--" if label.endswith(" baseline") else "-",
         )
     lim = norm.ppf([ticks[0], ticks[-1]])
     ax.plot(lim, lim, color="grey", linestyle=":", linewidth=0.8)
