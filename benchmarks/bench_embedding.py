@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_embedding.py [--files 40] [--batch-size 8]
+    python benchmarks/bench_embedding.py [--files 40] [--batch-sizes 1 8]
 
 For GE2E (resemblyzer's weights when installed, else random ones: the
 timing is the same) and SpeechBrain's ECAPA-TDNN (``ECAPA_TDNN`` lobe +
@@ -11,8 +11,8 @@ model, random weights, written to a local folder), over ``--files``
 test-other utterances of the shared data (6-10 s each):
 
 * **ours**: :meth:`seed_brain.brain.SEEDBrain.embed_files`, which sorts the
-  files by length, embeds ``--batch-size`` of them per encoder call and
-  runs under ``torch.inference_mode``;
+  files by length, embeds ``--batch-sizes`` of them per encoder call (one
+  run per size) and runs under ``torch.inference_mode``;
 * **SpeechBrain**: ``EncoderClassifier.from_hparams(source=<local folder>)``
   and ``encode_batch`` on one file at a time (the folder's
   ``hyperparams.yaml`` holds the very same modules; no hub access).
@@ -157,11 +157,13 @@ def bench_encoder(label, encoder, dim, folder, items, args):
     brain = make_brain(encoder, dim)
     seconds = sum(load_audio(p).numel() for p in items.values()) / 16000
     warm = dict(list(items.items())[:2])
-    brain.embed_files(warm, batch_size=args.batch_size)
+    brain.embed_files(warm, batch_size=max(args.batch_sizes))
 
-    start = time.perf_counter()
-    ours = brain.embed_files(items, batch_size=args.batch_size)
-    ours_s = time.perf_counter() - start
+    ours_s = {}
+    for size in args.batch_sizes:
+        start = time.perf_counter()
+        ours = brain.embed_files(items, batch_size=size)
+        ours_s[size] = time.perf_counter() - start
 
     classifier = EncoderClassifier.from_hparams(
         source=str(folder),
@@ -229,7 +231,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--files", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--seed-repeats", type=int, default=200)
     parser.add_argument("--encoders", nargs="+", default=["ge2e", "ecapa"])
@@ -273,18 +275,28 @@ def main(argv=None):
     )
     print()
     print(
-        "| encoder | ours: batched by length, inference_mode (s) | RTF "
-        "| SpeechBrain encode_batch, one file at a time (s) | RTF "
-        "| speed-up | min cosine ours vs SB |"
+        "| encoder | extraction | files per call | time (s) | RTF "
+        "| speed-up vs SB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|")
     for r in rows:
+        sb_s = r["sb_s"]
         print(
-            f"| {r['label']} | {r['ours_s']:.2f} | "
-            f"{r['ours_s'] / r['seconds']:.4f} | {r['sb_s']:.2f} | "
-            f"{r['sb_s'] / r['seconds']:.4f} | "
-            f"{r['sb_s'] / r['ours_s']:.2f}x | {r['min_cos']:.6f} |"
+            f"| {r['label']} | SpeechBrain encode_batch | 1 | {sb_s:.2f} | "
+            f"{sb_s / r['seconds']:.4f} | 1x |"
         )
+        for size, ours_s in r["ours_s"].items():
+            print(
+                f"| {r['label']} | ours: sorted by length, inference_mode "
+                f"| {size} | {ours_s:.2f} | {ours_s / r['seconds']:.4f} | "
+                f"{sb_s / ours_s:.2f}x |"
+            )
+    print()
+    print(
+        "Min cosine similarity, ours (largest batch) vs SpeechBrain: "
+        + ", ".join(f"{r['label']} {r['min_cos']:.6f}" for r in rows)
+        + "."
+    )
     print()
     print(
         "Table 2: one-step SEED (SEEDBrain.enhance: RDMMLP, t = 50, feature "

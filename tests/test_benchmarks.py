@@ -50,13 +50,16 @@ def test_bench_embedding_runs(data_dir):
         "bench_embedding.py",
         f"--data={data_dir}",
         "--files=2",
-        "--batch-size=2",
+        "--batch-sizes",
+        "1",
+        "2",
         "--repeats=1",
         "--seed-repeats=2",
         "--small-ecapa",
     )
-    assert out.count("| GE2E") == 2 and out.count("| ECAPA-TDNN") == 2
-    assert "1.000000 |" in out  # GE2E: same embeddings both ways
+    # Table 1: SpeechBrain + 2 batch sizes; table 2: one row.
+    assert out.count("| GE2E") == 4 and out.count("| ECAPA-TDNN") == 4
+    assert ") 1.000000" in out  # GE2E: same embeddings both ways
 
 
 @pytest.mark.slow
