@@ -123,6 +123,58 @@ def utterance_noise(ids, shape, seed, num_draws=1):
     return out
 
 
+def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
+    """SEED inference with the yaml's sampling settings and per-id noise.
+
+    The one place where the sampling settings (``sample_t``,
+    ``sample_steps``, ``ensemble_weight``, ``num_draws``, ``eval_seed``)
+    become a call of :meth:`SEEDDiffusion.enhance`, shared by
+    :meth:`SEEDBrain.enhance` and the pretrained interface, so that both
+    give the same output for the same ids.
+
+    Arguments
+    ---------
+    diffusion : seed_brain.diffusion.SEEDDiffusion
+        The diffusion process.
+    denoiser : torch.nn.Module
+        The denoiser, in eval mode.
+    emb : torch.Tensor
+        ``[B, D]`` encoder embeddings.
+    ids : list of str
+        Their ids (seed the forward noise, see :func:`utterance_noise`).
+    hp : callable
+        ``hp(name, default)`` returns a setting.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, D]`` enhanced embeddings.
+
+    Example
+    -------
+    >>> from seed_brain.diffusion import SEEDDiffusion
+    >>> from seed_brain.lobes import RDMMLP
+    >>> out = enhance_with_ids(SEEDDiffusion(), RDMMLP(4).eval(),
+    ...                        torch.randn(2, 4), ["a", "b"],
+    ...                        lambda name, default: default)
+    >>> out.shape
+    torch.Size([2, 4])
+    """
+    draws = int(hp("num_draws", 1))
+    noise = utterance_noise(
+        ids, emb.shape[-1], int(hp("eval_seed", 0)), draws
+    ).to(emb.device)
+    return diffusion.enhance(
+        denoiser,
+        emb,
+        t=int(hp("sample_t", 50)),
+        num_steps=int(hp("sample_steps", 1)),
+        ensemble_weight=float(hp("ensemble_weight", 1.0)),
+        num_draws=draws,
+        noise=noise,
+    )
+
+
 class SEEDBrain(sb.Brain):
     """Brain for SEED over a frozen speaker encoder.
 
@@ -257,24 +309,14 @@ class SEEDBrain(sb.Brain):
         torch.Tensor
             ``[B, D]`` enhanced embeddings.
         """
-        draws = int(self._hp("num_draws", 1))
-        noise = utterance_noise(
-            ids, emb.shape[-1], self._hp("eval_seed", 0), draws
-        ).to(emb.device)
         denoiser = self.eval_denoiser
         if isinstance(denoiser, torch.nn.parallel.DistributedDataParallel):
             denoiser = denoiser.module  # no collective calls at inference
         was_training = denoiser.training
         if was_training:  # train()/eval() walk every submodule: ~1 ms
             denoiser.eval()
-        out = self.hparams.diffusion.enhance(
-            denoiser,
-            emb,
-            t=int(self._hp("sample_t", 50)),
-            num_steps=int(self._hp("sample_steps", 1)),
-            ensemble_weight=float(self._hp("ensemble_weight", 1.0)),
-            num_draws=draws,
-            noise=noise,
+        out = enhance_with_ids(
+            self.hparams.diffusion, denoiser, emb, ids, self._hp
         )
         if was_training:
             denoiser.train()

@@ -48,7 +48,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import fetch
 
 from seed_brain.audio import load_audio
-from seed_brain.brain import utterance_noise
+from seed_brain.brain import enhance_with_ids
 
 logger = logging.getLogger(__name__)
 
@@ -574,20 +574,10 @@ class SEEDSpeakerRecognition(Pretrained):
         ids = self._check_ids(ids, emb.shape[0])
         if emb.shape[0] == 0:
             return emb[0] if single else emb
-        draws = int(self._hp("num_draws", 1))
-        noise = utterance_noise(
-            ids, emb.shape[-1], int(self._hp("eval_seed", 0)), draws
-        ).to(emb.device)
         denoiser = self.mods.denoiser
         denoiser.eval()
-        out = self.mods.diffusion.enhance(
-            denoiser,
-            emb,
-            t=int(self._hp("sample_t", 50)),
-            num_steps=int(self._hp("sample_steps", 1)),
-            ensemble_weight=float(self._hp("ensemble_weight", 1.0)),
-            num_draws=draws,
-            noise=noise,
+        out = enhance_with_ids(
+            self.mods.diffusion, denoiser, emb, ids, self._hp
         )
         return out[0] if single else out
 
