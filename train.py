@@ -115,7 +115,10 @@ def build_train_set(hparams, brain, prepared):
             seed=hparams["seed"],
             batch_size=hparams["cache_batch_size"],
             sample_rate=hparams["sample_rate"],
-            config={"backbone": hparams["backbone"]},
+            config={
+                "backbone": hparams["backbone"],
+                "augment": hparams["view_builder"].signature(),
+            },
         )
         return cache.dataset()
     return train_dataset(
@@ -202,8 +205,10 @@ def main(argv):
         desc="embed test",
     )
     brain.test_conditions = conditions
+    # The dev embeddings ride along so that results.json also reports the
+    # validation split (what settings are chosen on) next to the test.
     brain.evaluate(
-        embeddings_dataset(test_emb),
+        embeddings_dataset({**dev_emb, **test_emb}),
         min_key="dev_eer",
         test_loader_kwargs=hparams["test_dataloader_opts"],
     )

@@ -472,6 +472,32 @@ class SEEDBrain(sb.Brain):
         stats["dev_eer_baseline"] = round(self.baseline_dev_eer, 4)
         return stats
 
+    def _dev_results(self):
+        """Baseline and SEED on the dev trials, when their embeddings are in.
+
+        The dev trials (held-out training speech, test side corrupted with
+        the training banks) are the validation split: settings such as
+        ``ensemble_weight`` or ``sample_t`` are chosen on them, never on
+        the test trials. ``None`` when the dev embeddings were not given.
+        """
+        trials = getattr(self, "dev_trials", None)
+        if not trials or any(
+            t[1] not in self.stored or t[2] not in self.stored for t in trials
+        ):
+            return None
+
+        def key(uid):
+            return uid
+
+        labels, base = self._score(trials, key, key, "baseline")
+        _, seed = self._score(trials, key, key, "seed")
+        return {
+            "n_target": int((labels == 1).sum()),
+            "n_nontarget": int((labels == 0).sum()),
+            "baseline": self._metrics(labels, base),
+            "seed": self._metrics(labels, seed),
+        }
+
     def _test_results(self):
         from seed_brain.scoring import (
             bootstrap_eer_change,
@@ -523,6 +549,9 @@ class SEEDBrain(sb.Brain):
                 "use_ema": bool(self._hp("use_ema", True)),
             },
         }
+        dev = self._dev_results()
+        if dev is not None:
+            results["dev"] = dev
         if self._hp("skipped") is not None:
             results["skipped"] = self.hparams.skipped
         folder = self._hp("results_folder") or self._hp("output_folder", ".")

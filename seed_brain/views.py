@@ -14,6 +14,7 @@ Authors
 
 import csv
 import inspect
+import os
 
 import torch
 from speechbrain.augment.time_domain import AddNoise
@@ -66,6 +67,23 @@ def apply_augmenter(module, wavs, lengths):
     elif out.shape[1] < wavs.shape[1]:
         out = nn.functional.pad(out, (0, wavs.shape[1] - out.shape[1]))
     return out
+
+
+def _augmenter_signature(module):
+    """Class, settings and CSV content hash of one augmenter (recursive)."""
+    import hashlib
+
+    if isinstance(module, ChainAugment):
+        return [_augmenter_signature(m) for m in module.augmenters]
+    sig = {"class": type(module).__name__}
+    for attr in ("snr_low", "snr_high", "min_talkers", "max_talkers"):
+        if hasattr(module, attr):
+            sig[attr] = float(getattr(module, attr))
+    csv_file = getattr(module, "csv_file", None)
+    if csv_file and os.path.exists(csv_file):
+        with open(csv_file, "rb") as fin:
+            sig["csv_sha1"] = hashlib.sha1(fin.read()).hexdigest()[:16]
+    return sig
 
 
 class ChainAugment(nn.Module):
@@ -146,6 +164,30 @@ class ViewBuilder(nn.Module):
         self.augmenters = nn.ModuleDict(
             {k: v for k, v in augmenters.items() if v is not None}
         )
+
+    def signature(self):
+        """What the views depend on, for the embedding cache's check.
+
+        For each view in use: the augmenter's class, its SNR range, talker
+        counts, and a hash of the files its CSV lists (so that a cache
+        built with other noise, RIRs or SNRs is never reused silently).
+
+        Example
+        -------
+        >>> from speechbrain.augment.time_domain import AddNoise
+        >>> def builder(high):
+        ...     noise = AddNoise(snr_low=0, snr_high=high)
+        ...     return ViewBuilder(["clean", "noise"], {"noise": noise})
+        >>> builder(5).signature() == builder(5).signature()
+        True
+        >>> builder(5).signature() == builder(10).signature()
+        False
+        """
+        out = {}
+        for name in self.views:
+            if name in self.augmenters and name not in out:
+                out[name] = _augmenter_signature(self.augmenters[name])
+        return out
 
     def forward(self, wavs, lengths=None):
         """Returns ``[B, V, L]`` views of ``[B, L]`` clean crops."""

@@ -219,3 +219,24 @@ def test_unknown_view_message_names_a_real_yaml_key():
     for key in keys:
         last = key.replace(":", " ").split()[-1]
         assert re.search(rf"^\s*{re.escape(last)}:", text, re.M), key
+
+
+def test_signature_changes_with_the_noise_files_and_snrs(csvs):
+    """The cache check sees other noise files, RIRs or SNRs (not names)."""
+
+    def builder(noise_csv, rir_csv, snr):
+        return ViewBuilder(
+            ["clean", "noise", "reverb_noise"],
+            {
+                "noise": _noise(noise_csv, snr),
+                "reverb_noise": ChainAugment(
+                    [AddReverb(csv_file=rir_csv), _noise(noise_csv, snr)]
+                ),
+            },
+        )
+
+    ref = builder(csvs["noise"], csvs["rir"], 5.0).signature()
+    assert builder(csvs["noise"], csvs["rir"], 5.0).signature() == ref
+    assert builder(csvs["noise2"], csvs["rir"], 5.0).signature() != ref
+    assert builder(csvs["noise"], csvs["rir1"], 5.0).signature() != ref
+    assert builder(csvs["noise"], csvs["rir"], 0.0).signature() != ref
