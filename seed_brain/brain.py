@@ -501,12 +501,14 @@ class SEEDBrain(sb.Brain):
     def _test_results(self):
         from seed_brain.scoring import (
             bootstrap_eer_change,
+            bootstrap_mean_eer_change,
             plot_det,
             plot_score_histograms,
             write_results,
         )
 
-        conditions, curves, histos = [], {}, {}
+        conditions, curves, histos, noisy = [], {}, {}, []
+        n_boot = int(self._hp("n_bootstrap", 0))
         for name, trials in self.test_conditions.items():
 
             def enrol_key(uid):
@@ -524,7 +526,8 @@ class SEEDBrain(sb.Brain):
                 "baseline": self._metrics(labels, base),
                 "seed": self._metrics(labels, seed),
             }
-            n_boot = int(self._hp("n_bootstrap", 0))
+            if name != "clean":
+                noisy.append((labels, base, seed))
             if n_boot > 0:
                 boot = bootstrap_eer_change(
                     labels, base, seed, n_boot=n_boot, seed=0
@@ -549,6 +552,19 @@ class SEEDBrain(sb.Brain):
                 "use_ema": bool(self._hp("use_ema", True)),
             },
         }
+        if n_boot > 0 and len(noisy) > 1:
+            same = all(
+                x[0].shape == noisy[0][0].shape and (x[0] == noisy[0][0]).all()
+                for x in noisy
+            )
+            if same:  # one trial list corrupted several ways
+                results["mean_noisy_eer_change_ci"] = bootstrap_mean_eer_change(
+                    noisy[0][0],
+                    [x[1] for x in noisy],
+                    [x[2] for x in noisy],
+                    n_boot=n_boot,
+                    seed=0,
+                )
         dev = self._dev_results()
         if dev is not None:
             results["dev"] = dev

@@ -370,7 +370,8 @@ def prepare_seed_data(
             skip_bad=skip_bad_audio,
             skipped=skipped,
         )
-        augment[name] = {"csv": csv_path, "files": [r["wav"] for r in rows]}
+        files = [r["wav"] for r in rows]
+        augment[name] = {"csv": csv_path, "files": files, "real_files": files}
         if synthetic.get(name):
             augment[name] = _add_synthetic(
                 data_folder, name, rows, synthetic[name], sample_rate, seed
@@ -411,8 +412,10 @@ def prepare_seed_data(
         dev = prepare_dev_set(
             dev_rows,
             os.path.join(data_folder, "dev"),
-            (augment["noise"] or {}).get("files", []),
-            (augment["rir"] or {}).get("files", []),
+            # Recorded files only: the dev set stays the same whatever
+            # synthetic_noise / synthetic_rirs add to training.
+            (augment["noise"] or {}).get("real_files", []),
+            (augment["rir"] or {}).get("real_files", []),
             segment_seconds=dev_segment_seconds,
             max_segments=dev_max_segments,
             sample_rate=sample_rate,
@@ -524,7 +527,11 @@ def _add_synthetic(data_folder, name, rows, count, sample_rate, seed):
         csv_path,
         dataprep._csv_text(dataprep.AUGMENT_HEADER, merged),
     )
-    return {"csv": csv_path, "files": [r["wav"] for r in merged]}
+    return {
+        "csv": csv_path,
+        "files": [r["wav"] for r in merged],
+        "real_files": [r["wav"] for r in rows],
+    }
 
 
 def _select(folder, include, exclude):

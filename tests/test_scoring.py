@@ -13,6 +13,7 @@ from seed_brain import scoring
 from seed_brain.scoring import (
     UnknownTrialIdError,
     bootstrap_eer_change,
+    bootstrap_mean_eer_change,
     cohort_scores,
     compute_eer,
     compute_min_dcf,
@@ -485,3 +486,64 @@ def test_write_results_errors(tmp_path):
     with pytest.raises(ValueError, match="seed"):
         write_results(bad, tmp_path)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_mean_bootstrap_of_one_condition_is_the_paired_bootstrap():
+    """One condition: the joint resampling is bootstrap_eer_change's."""
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.ones(150), np.zeros(900)]
+    a = rng.normal(size=labels.size) + 1.5 * labels
+    b = a + 0.4 * labels + 0.1 * rng.normal(size=labels.size)
+    one = bootstrap_eer_change(labels, a, b, n_boot=300, seed=7)
+    mean = bootstrap_mean_eer_change(labels, [a], [b], n_boot=300, seed=7)
+    assert mean["delta"] == pytest.approx(one["delta"])
+    assert mean["delta_ci"] == pytest.approx(one["delta_ci"])
+    assert mean["relative_ci"] == pytest.approx(one["relative_ci"])
+
+
+def test_mean_bootstrap_averages_conditions_and_is_paired():
+    rng = np.random.default_rng(4)
+    labels = np.r_[np.ones(200), np.zeros(1000)]
+    a = [rng.normal(size=labels.size) + s * labels for s in (1.0, 2.0)]
+    b = [x + 0.5 * labels for x in a]
+    r = bootstrap_mean_eer_change(labels, a, b, n_boot=200, seed=0)
+    eers = [
+        [compute_eer(x[labels == 1], x[labels == 0])[0] * 100 for x in s]
+        for s in (a, b)
+    ]
+    assert r["mean_a"] == pytest.approx(np.mean(eers[0]))
+    assert r["mean_b"] == pytest.approx(np.mean(eers[1]))
+    assert r["delta_ci"][0] <= r["delta"] <= r["delta_ci"][1] < 0
+    assert r["frac_b_better"] == 1.0 and r["n_conditions"] == 2
+    # Identical systems: every replicate's change is exactly zero.
+    same = bootstrap_mean_eer_change(labels, a, a, n_boot=50, seed=0)
+    assert same["delta_ci"] == [0.0, 0.0]
+    with pytest.raises(ValueError, match="same trials"):
+        bootstrap_mean_eer_change(labels, [a[0][:-1]], [b[0]], n_boot=5)
+
+
+def test_results_md_shows_the_joint_interval_on_the_mean_row(tmp_path):
+    cond = {
+        "n_target": 2,
+        "n_nontarget": 8,
+        "baseline": {"eer": 10.0, "min_dcf": 0.5},
+        "seed": {"eer": 8.0, "min_dcf": 0.4},
+        "eer_change_ci": {"delta": -2.0, "delta_ci": [-3.0, -1.0]},
+    }
+    results = {
+        "backbone": "x",
+        "conditions": [dict(cond, name="clean"), dict(cond, name="noise")],
+        "mean_noisy_eer_change_ci": {
+            "delta": -2.5,
+            "delta_ci": [-4.25, -0.75],
+            "relative": -25.0,
+            "relative_ci": [-40.0, -7.5],
+            "n_conditions": 1,
+            "n_valid": 10,
+        },
+    }
+    _, md = write_results(results, tmp_path)
+    text = md.read_text()
+    mean_row = [ln for ln in text.splitlines() if ln.startswith("| mean")]
+    assert mean_row and "-2.500 [-4.250, -0.750]" in mean_row[0]
+    assert "-25.0 % [-40.0, -7.5]" in text
