@@ -491,12 +491,26 @@ class SEEDBrain(sb.Brain):
 
         labels, base = self._score(trials, key, key, "baseline")
         _, seed = self._score(trials, key, key, "seed")
-        return {
+        out = {
             "n_target": int((labels == 1).sum()),
             "n_nontarget": int((labels == 0).sum()),
             "baseline": self._metrics(labels, base),
             "seed": self._metrics(labels, seed),
         }
+        # The same trials with the clean test segments: what SEED does to
+        # clean speech, on the validation split.
+        clean = [
+            (t[0], t[1], t[2].replace("dev_noisy/", "dev_clean/", 1))
+            for t in trials
+        ]
+        if all(t[2] in self.stored for t in clean):
+            labels, base = self._score(clean, key, key, "baseline")
+            _, seed = self._score(clean, key, key, "seed")
+            out["clean"] = {
+                "baseline": self._metrics(labels, base),
+                "seed": self._metrics(labels, seed),
+            }
+        return out
 
     def _test_results(self):
         from seed_brain.scoring import (

@@ -81,8 +81,18 @@ def _augmenter_signature(module):
             sig[attr] = float(getattr(module, attr))
     csv_file = getattr(module, "csv_file", None)
     if csv_file and os.path.exists(csv_file):
-        with open(csv_file, "rb") as fin:
-            sig["csv_sha1"] = hashlib.sha1(fin.read()).hexdigest()[:16]
+        # The bytes of the listed files, not the CSV text: a copy of the
+        # same banks under another output folder matches.
+        digest = hashlib.sha1()
+        with open(csv_file, newline="", encoding="utf-8") as fin:
+            for row in csv.DictReader(fin):
+                path = row.get("wav", "")
+                if os.path.exists(path):
+                    with open(path, "rb") as audio:
+                        digest.update(hashlib.sha1(audio.read()).digest())
+                else:
+                    digest.update(path.encode())
+        sig["files_sha1"] = digest.hexdigest()[:16]
     return sig
 
 
