@@ -1186,8 +1186,9 @@ def summarise_conditions(conditions: Sequence[Mapping[str, Any]]) -> list[dict]:
         (relative changes ``(seed - baseline) / baseline`` in percent, NaN
         if the baseline is 0) and ``eer_change_ci`` (or None); then, when
         at least one condition is not named ``clean``, a row named ``mean
-        (noisy)`` holding the unweighted mean of every numeric column over
-        those conditions (trial counts and CI set to None).
+        (noisy)`` holding the unweighted mean of the EER and minDCF columns
+        over those conditions, and the relative change of those means
+        (trial counts and CI set to None).
 
     Example
     -------
@@ -1206,8 +1207,8 @@ def summarise_conditions(conditions: Sequence[Mapping[str, Any]]) -> list[dict]:
     ['clean', 'babble', 'music', 'mean (noisy)']
     >>> rows[-1]["baseline_eer"], rows[-1]["seed_eer"]
     (3.0, 2.5)
-    >>> rows[-1]["eer_rel_change"]
-    -12.5
+    >>> round(rows[-1]["eer_rel_change"], 2)
+    -16.67
     """
     rows: list[dict] = []
     names = set()
@@ -1245,12 +1246,18 @@ def summarise_conditions(conditions: Sequence[Mapping[str, Any]]) -> list[dict]:
         for key in (
             "baseline_eer",
             "seed_eer",
-            "eer_rel_change",
             "baseline_min_dcf",
             "seed_min_dcf",
-            "min_dcf_rel_change",
         ):
             mean_row[key] = math.fsum(r[key] for r in noisy) / len(noisy)
+        # The change of the mean (what "x % lower mean EER" means), not
+        # the mean of the per-condition changes.
+        mean_row["eer_rel_change"] = _relative(
+            mean_row["baseline_eer"], mean_row["seed_eer"]
+        )
+        mean_row["min_dcf_rel_change"] = _relative(
+            mean_row["baseline_min_dcf"], mean_row["seed_min_dcf"]
+        )
         rows.append(mean_row)
     return rows
 
@@ -1371,8 +1378,8 @@ def _markdown(results: Mapping[str, Any]) -> str:
         "EER in percent. Relative change = (SEED - baseline) / baseline x "
         "100; negative is better.",
         f"`{MEAN_NOISY}` is the unweighted mean of each column over every "
-        f"condition except `{CLEAN_CONDITION}` (its relative changes are "
-        "the mean of the per-condition relative changes).",
+        f"condition except `{CLEAN_CONDITION}`; its relative changes are "
+        "those of the means.",
     ]
     if with_ci:
         lines.append(

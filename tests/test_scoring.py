@@ -422,9 +422,12 @@ def test_summarise_conditions_mean_noisy():
     mean = rows[-1]
     assert mean["baseline_eer"] == pytest.approx(6.0)
     assert mean["seed_eer"] == pytest.approx(5.0)
-    assert mean["eer_rel_change"] == pytest.approx((-25.0 + 0.0) / 2)
+    # Relative change of the means, not the mean of relative changes.
+    assert mean["eer_rel_change"] == pytest.approx((5.0 - 6.0) / 6.0 * 100)
     assert mean["baseline_min_dcf"] == pytest.approx(0.4)
-    assert mean["min_dcf_rel_change"] == pytest.approx((-20.0 + 10.0) / 2)
+    assert mean["min_dcf_rel_change"] == pytest.approx(
+        (mean["seed_min_dcf"] - 0.4) / 0.4 * 100
+    )
     only_clean = summarise_conditions(_results()["conditions"][:1])
     assert [r["name"] for r in only_clean] == ["clean"]
     with pytest.raises(ValueError, match="min_dcf"):
@@ -460,10 +463,10 @@ def test_write_results(tmp_path):
         "mean (noisy)",
         "6.000",
         "5.000",
-        "-12.5",
+        "-16.7",  # (5 - 6) / 6: the change of the means
         "0.4000",
         "0.3650",
-        "-5.0",
+        "-8.8",
     ]
     babble = next(line for line in lines if line.startswith("| babble_0db"))
     assert "-2.000 [-2.500, -1.500]" in babble and "-25.0" in babble
