@@ -522,6 +522,14 @@ def _add_synthetic(data_folder, name, rows, count, sample_rate, seed):
         sample_rate=sample_rate,
     )
     merged = rows + extra
+    ids = [r["ID"] for r in merged]
+    clash = sorted({i for i in ids if ids.count(i) > 1})
+    if clash:
+        raise ValueError(
+            f"The {name} folder holds files named like the generated ones "
+            f"({clash[:3]}): rename them, or set synthetic_"
+            f"{'noise' if name == 'noise' else 'rirs'}: 0."
+        )
     csv_path = os.path.join(data_folder, f"{name}.csv")
     _write_atomic(
         csv_path,

@@ -59,14 +59,14 @@ def write_synthetic_noise(
     >>> import tempfile
     >>> paths = write_synthetic_noise(tempfile.mkdtemp(), 2, seconds=0.5)
     >>> [os.path.basename(p) for p in paths]
-    ['colored_000.wav', 'hum_001.wav']
+    ['synthetic_colored_000.wav', 'synthetic_hum_001.wav']
     """
     from seed_brain.demo import make_noise
 
     paths = []
     for k in range(int(count)):
         family = NOISE_FAMILIES[k % len(NOISE_FAMILIES)]
-        path = os.path.join(folder, f"{family}_{k:03d}.wav")
+        path = os.path.join(folder, f"synthetic_{family}_{k:03d}.wav")
         if not os.path.exists(path):
             wav = make_noise(
                 family, _rng(seed, "noise", k), seconds, sample_rate
@@ -104,13 +104,13 @@ def write_synthetic_rirs(
     >>> import tempfile
     >>> paths = write_synthetic_rirs(tempfile.mkdtemp(), 1)
     >>> os.path.basename(paths[0])
-    'room_000.wav'
+    'synthetic_room_000.wav'
     """
     from seed_brain.demo import make_rir
 
     paths = []
     for k in range(int(count)):
-        path = os.path.join(folder, f"room_{k:03d}.wav")
+        path = os.path.join(folder, f"synthetic_room_{k:03d}.wav")
         if not os.path.exists(path):
             rir = make_rir(
                 _rng(seed, "rir", k),

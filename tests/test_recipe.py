@@ -544,3 +544,56 @@ def test_cache_config_change_raises(cache_rows, tmp_path):
     other_views = ViewBuilder(["clean", "noise"], {"noise": AddNoise()})
     with pytest.raises(ValueError, match=str(folder)):
         _build(folder, FakeBrain(other_views), cache_rows)
+
+
+def test_synthetic_banks_join_training_only(seed_data, data_dir, tmp_path):
+    """Generated noise / rooms widen the training CSVs, never dev or test.
+
+    The real RIR folder here holds a file named like the demo's rooms
+    (``room_000.wav``): the generated ones must not clash with it (the
+    demonstration failed on a duplicate CSV id before they were renamed).
+    """
+    rirs = tmp_path / "rir"
+    rirs.mkdir()
+    (rirs / "room_000.wav").symlink_to(data_dir / "rir" / "rir1.wav")
+    kwargs = dict(
+        seed_data.kwargs,
+        data_folder=str(tmp_path / "data"),
+        rir_folder=str(rirs),
+        synthetic_noise=3,
+        synthetic_rirs=2,
+    )
+    prepared = prepare_seed_data(**kwargs)
+    noise_ids = [r["ID"] for r in _read_csv(tmp_path / "data" / "noise.csv")]
+    rir_ids = [r["ID"] for r in _read_csv(tmp_path / "data" / "rir.csv")]
+    assert len(noise_ids) == len(set(noise_ids)) == 5 + 3
+    assert rir_ids == ["room_000", "synthetic_room_000", "synthetic_room_001"]
+    aug = prepared["augment"]
+    assert len(aug["rir"]["real_files"]) == 1 and len(aug["rir"]["files"]) == 3
+    # The dev set is corrupted with the recorded files only: byte for byte
+    # the dev set of the same preparation without generated files.
+    plain = prepare_seed_data(
+        **dict(
+            kwargs,
+            data_folder=str(tmp_path / "plain"),
+            synthetic_noise=0,
+            synthetic_rirs=0,
+        )
+    )
+    assert plain["dev"]["trials"] == prepared["dev"]["trials"]
+    for key, path in prepared["dev"]["items"].items():
+        other = Path(plain["dev"]["items"][key])
+        assert Path(path).read_bytes() == other.read_bytes(), key
+
+    # A real file named like a generated one is an error naming the fix.
+    clash = tmp_path / "rir_clash"
+    clash.mkdir()
+    (clash / "synthetic_room_000.wav").symlink_to(data_dir / "rir" / "rir1.wav")
+    with pytest.raises(ValueError, match="synthetic_rirs: 0"):
+        prepare_seed_data(
+            **dict(
+                kwargs,
+                data_folder=str(tmp_path / "data2"),
+                rir_folder=str(clash),
+            )
+        )
