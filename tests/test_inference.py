@@ -9,6 +9,7 @@ fast ones build tiny models in temporary folders.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -448,6 +449,9 @@ def test_export_folder(seed_run):
         "results.json",
     } <= names
     text = (folder / "hyperparams.yaml").read_text()
+    # The run used the recipe's defaults: the folder must carry them.
+    recipe = HPARAMS.read_text()
+    weight = re.search(r"^ensemble_weight: ([0-9.]+)", recipe, re.M)[1]
     for needle in (
         "\nmodules:\n",
         "\npretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
@@ -455,7 +459,7 @@ def test_export_folder(seed_run):
         "denoiser: !ref <pretrained_path>/denoiser.ckpt",
         "encoder: !new:seed_brain.lobes.ge2e.GE2E\n    weights: null\n",
         "sample_t: 50\n",
-        "ensemble_weight: 0.5\n",
+        f"ensemble_weight: {float(weight)}\n",
         "use_ema: true\n",
     ):
         assert needle in text, needle
