@@ -26,7 +26,7 @@ METRICS = {"eer", "min_dcf"}
 CONDITION_KEYS = {"name", "n_target", "n_nontarget", "baseline", "seed"}
 OPTIONAL_CONDITION_KEYS = {"eer_change_ci"}
 TOP_KEYS = {"backbone", "conditions"}
-OPTIONAL_TOP_KEYS = {"seed", "skipped"}
+OPTIONAL_TOP_KEYS = {"seed", "skipped", "dev", "mean_noisy_eer_change_ci"}
 
 
 def _yaml_conditions():
@@ -64,6 +64,13 @@ def _check_schema(results):
     """results.json follows the documented schema, with finite numbers."""
     assert TOP_KEYS <= set(results) <= TOP_KEYS | OPTIONAL_TOP_KEYS
     assert isinstance(results["backbone"], str) and results["backbone"]
+    # The validation split rides along: noisy and clean dev segments.
+    dev = results["dev"]
+    assert dev["n_target"] > 0 and dev["n_nontarget"] > 0
+    for entry in (dev, dev["clean"]):
+        for system in ("baseline", "seed"):
+            assert set(entry[system]) == METRICS
+            assert all(math.isfinite(v) for v in entry[system].values())
     assert isinstance(results["conditions"], list)
     for cond in results["conditions"]:
         keys = set(cond)
