@@ -152,7 +152,11 @@ def test_kill_during_condition_generation(reference, tmp_path):
     folder = out / "data" / "conditions" / "noise_5dB"
     summary = out / "data" / "conditions" / "conditions.json"
     for attempt in range(3):  # until a kill lands before the last file
-        count, delay = r.randint(0, 4), r.uniform(0.0, 0.01)
+        # A fresh folder per attempt: an attempt that finished the condition
+        # would leave nothing for the next one to interrupt. 4 test files:
+        # wait for 0 to 3 of them, so the kill can land before the last.
+        shutil.rmtree(out, ignore_errors=True)
+        count, delay = r.randint(0, 3), r.uniform(0.0, 0.01)
 
         def written(count=count):
             return (
