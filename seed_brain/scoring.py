@@ -833,19 +833,38 @@ def bootstrap_eer_change(
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     eer_a = compute_eer(a[lab], a[~lab])[0] * 100.0
     eer_b = compute_eer(b[lab], b[~lab])[0] * 100.0
-    eer_of_a = _WeightedEER(a, lab)
-    eer_of_b = _WeightedEER(b, lab)
+    return {
+        "eer_a": eer_a,
+        "eer_b": eer_b,
+        "delta": eer_b - eer_a,
+        "relative": _relative(eer_a, eer_b),
+        **_paired_bootstrap(lab, [a], [b], n_boot, seed, alpha),
+    }
+
+
+def _paired_bootstrap(lab, scores_a, scores_b, n_boot, seed, alpha):
+    """Replicates of the change of the mean EER over conditions, A to B.
+
+    Each replicate draws one multiset of trial indices, applies it to every
+    condition and both systems, and records the change of the mean EER
+    (percentage points and percent); replicates that draw a single class
+    are discarded. Returns the interval keys shared by
+    :func:`bootstrap_eer_change` and :func:`bootstrap_mean_eer_change`.
+    """
+    eer_a = [_WeightedEER(x, lab) for x in scores_a]
+    eer_b = [_WeightedEER(x, lab) for x in scores_b]
     rng = np.random.default_rng(seed)
     n = lab.size
     deltas, relatives = [], []
     for _ in range(n_boot):
         weights = np.bincount(rng.integers(0, n, size=n), minlength=n)
-        boot_a = eer_of_a(weights)
-        if boot_a is None:
+        boot_a = [f(weights) for f in eer_a]
+        if any(v is None for v in boot_a):
             continue
-        boot_b = eer_of_b(weights)
-        deltas.append((boot_b - boot_a) * 100.0)
-        relatives.append(_relative(boot_a, boot_b))
+        boot_b = [f(weights) for f in eer_b]
+        ma, mb = float(np.mean(boot_a)), float(np.mean(boot_b))
+        deltas.append((mb - ma) * 100.0)
+        relatives.append(_relative(ma, mb))
     if not deltas:
         raise ValueError(
             "no valid bootstrap replicate (each drew a single class)"
@@ -860,10 +879,6 @@ def bootstrap_eer_change(
         return [float(v) for v in np.nanquantile(values, q)]
 
     return {
-        "eer_a": eer_a,
-        "eer_b": eer_b,
-        "delta": eer_b - eer_a,
-        "relative": _relative(eer_a, eer_b),
         "delta_ci": interval(deltas_arr),
         "relative_ci": interval(relatives_arr),
         "frac_b_better": float(np.mean(deltas_arr < 0)),
@@ -938,39 +953,13 @@ def bootstrap_mean_eer_change(
         )
 
     mean_a, mean_b = mean_eer(a), mean_eer(b)
-    eer_a = [_WeightedEER(x, lab) for x in a]
-    eer_b = [_WeightedEER(x, lab) for x in b]
-    rng = np.random.default_rng(seed)
-    n = lab.size
-    deltas, relatives = [], []
-    for _ in range(n_boot):
-        weights = np.bincount(rng.integers(0, n, size=n), minlength=n)
-        boot_a = [f(weights) for f in eer_a]
-        if any(v is None for v in boot_a):
-            continue
-        boot_b = [f(weights) for f in eer_b]
-        ma, mb = float(np.mean(boot_a)), float(np.mean(boot_b))
-        deltas.append((mb - ma) * 100.0)
-        relatives.append(_relative(ma, mb))
-    if not deltas:
-        raise ValueError(
-            "no valid bootstrap replicate (each drew a single class)"
-        )
-    deltas_arr, relatives_arr = np.asarray(deltas), np.asarray(relatives)
-    q = [alpha / 2, 1 - alpha / 2]
     return {
         "mean_a": mean_a,
         "mean_b": mean_b,
         "delta": mean_b - mean_a,
         "relative": _relative(mean_a, mean_b),
-        "delta_ci": [float(v) for v in np.nanquantile(deltas_arr, q)],
-        "relative_ci": [float(v) for v in np.nanquantile(relatives_arr, q)],
-        "frac_b_better": float(np.mean(deltas_arr < 0)),
         "n_conditions": len(a),
-        "n_boot": int(n_boot),
-        "n_valid": int(deltas_arr.size),
-        "seed": int(seed),
-        "alpha": float(alpha),
+        **_paired_bootstrap(lab, a, b, n_boot, seed, alpha),
     }
 
 
