@@ -417,6 +417,16 @@ class SEEDBrain(sb.Brain):
         test = torch.stack([self.stored[test_key(t[2])][col] for t in trials])
         return labels.numpy(), cosine_scores(enrol, test)
 
+    def _compare(self, trials, enrol_key, test_key):
+        """Labels, both systems' scores, and their EER / minDCF entries."""
+        labels, base = self._score(trials, enrol_key, test_key, "baseline")
+        _, seed = self._score(trials, enrol_key, test_key, "seed")
+        entry = {
+            "baseline": self._metrics(labels, base),
+            "seed": self._metrics(labels, seed),
+        }
+        return labels, base, seed, entry
+
     def _metrics(self, labels, scores):
         from seed_brain.scoring import compute_eer, compute_min_dcf
 
@@ -489,13 +499,11 @@ class SEEDBrain(sb.Brain):
         def key(uid):
             return uid
 
-        labels, base = self._score(trials, key, key, "baseline")
-        _, seed = self._score(trials, key, key, "seed")
+        labels, _, _, entry = self._compare(trials, key, key)
         out = {
             "n_target": int((labels == 1).sum()),
             "n_nontarget": int((labels == 0).sum()),
-            "baseline": self._metrics(labels, base),
-            "seed": self._metrics(labels, seed),
+            **entry,
         }
         # The same trials with the clean test segments: what SEED does to
         # clean speech, on the validation split.
@@ -504,12 +512,7 @@ class SEEDBrain(sb.Brain):
             for t in trials
         ]
         if all(t[2] in self.stored for t in clean):
-            labels, base = self._score(clean, key, key, "baseline")
-            _, seed = self._score(clean, key, key, "seed")
-            out["clean"] = {
-                "baseline": self._metrics(labels, base),
-                "seed": self._metrics(labels, seed),
-            }
+            out["clean"] = self._compare(clean, key, key)[3]
         return out
 
     def _test_results(self):
@@ -531,14 +534,14 @@ class SEEDBrain(sb.Brain):
             def test_key(uid, name=name):
                 return f"{name}/{uid}"
 
-            labels, base = self._score(trials, enrol_key, test_key, "baseline")
-            _, seed = self._score(trials, enrol_key, test_key, "seed")
+            labels, base, seed, metrics = self._compare(
+                trials, enrol_key, test_key
+            )
             entry = {
                 "name": name,
                 "n_target": int((labels == 1).sum()),
                 "n_nontarget": int((labels == 0).sum()),
-                "baseline": self._metrics(labels, base),
-                "seed": self._metrics(labels, seed),
+                **metrics,
             }
             if name != "clean":
                 noisy.append((labels, base, seed))
