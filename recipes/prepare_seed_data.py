@@ -5,10 +5,11 @@ Runs :func:`seed_brain.recipe.prepare_seed_data` (see its docstring) into
 ``--data_folder``: ``train.csv`` (label-free manifest), ``noise.csv`` /
 ``music.csv`` / ``rir.csv`` (SpeechBrain ``AddNoise`` / ``AddReverb`` CSVs of
 converted 16 kHz mono files), ``dev/`` (dev segments and trials),
-``trials.txt``, ``conditions/`` (noisy test conditions) and
-``prepared.json``. Every step is idempotent: a second identical run writes
-nothing. ``train.py`` with the same folders reuses what this wrote when its
-``data_folder`` points to the same place.
+``trials.txt``, ``conditions/`` (noisy test conditions), ``test_sets/``
+(short and held-out test sets) and ``prepared.json``. Every step is
+idempotent: a second identical run writes nothing. ``train.py`` with the
+same folders reuses what this wrote when its ``data_folder`` points to the
+same place.
 
 Example (the project's shared data; training noise noise1-5 and rir1-4,
 the other files kept for the test conditions)::
@@ -36,9 +37,9 @@ except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from seed_brain.recipe import prepare_seed_data
 
-LISTS = {"clean_folder"} | {
+LISTS = {"clean_folder", "heldout_folder"} | {
     f"{src}_{kind}"
-    for src in ("noise", "rir", "music", "test_noise", "test_rir")
+    for src in ("noise", "rir", "music", "test_noise", "test_rir", "heldout")
     for kind in ("include", "exclude")
 }
 NUMBERS = {
@@ -53,6 +54,10 @@ NUMBERS = {
     "noise_max_seconds": float,
     "synthetic_noise": int,
     "synthetic_rirs": int,
+    "heldout_test_utterances": int,
+    "heldout_segments": int,
+    "heldout_long_seconds": float,
+    "test_segment_seconds": float,
 }
 
 

@@ -20,6 +20,7 @@ Authors
 import json
 import logging
 import os
+import zlib
 
 import numpy as np
 import speechbrain as sb
@@ -111,6 +112,357 @@ def split_dev(rows, dev_utterances, seed, min_seconds=0.0):
     train = [r for i, r in enumerate(rows) if i not in dev_idx]
     dev = [r for i, r in enumerate(rows) if i in dev_idx]
     return train, dev
+
+
+def split_heldout(
+    rows,
+    dev_utterances,
+    test_utterances,
+    seed,
+    dev_min_seconds=0.0,
+    test_min_seconds=0.0,
+):
+    """Draws the dev and the held-out test utterances out of ``rows``.
+
+    The dev draw is the one of :func:`split_dev` (same seed, same rows);
+    the held-out test utterances are then drawn, with their own seeded
+    stream, among the rows left. No label is used: every row is its own
+    identity.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Candidate manifest rows (``ID``, ``duration``, ``wav``).
+    dev_utterances : int
+        How many dev utterances (0: none).
+    test_utterances : int
+        How many held-out test utterances (0: none).
+    seed : int
+        Seed of both draws.
+    dev_min_seconds : float
+        Shortest eligible dev utterance.
+    test_min_seconds : float
+        Shortest eligible held-out test utterance.
+
+    Returns
+    -------
+    tuple
+        ``(rest, dev_rows, test_rows)``, each in manifest order.
+
+    Example
+    -------
+    >>> rows = [{"ID": str(i), "duration": str(i), "wav": ""}
+    ...         for i in range(10)]
+    >>> rest, dev, test = split_heldout(rows, 2, 3, seed=0,
+    ...                                 test_min_seconds=5)
+    >>> len(rest), len(dev), len(test)
+    (5, 2, 3)
+    >>> all(float(r["duration"]) >= 5 for r in test)
+    True
+    >>> len({r["ID"] for r in rest + dev + test})
+    10
+    """
+
+    def draw(count, min_seconds, taken, key, what):
+        eligible = [
+            i
+            for i, r in enumerate(rows)
+            if i not in taken and float(r["duration"]) >= min_seconds
+        ]
+        if len(eligible) < count:
+            raise ValueError(
+                f"Only {len(eligible)} held-out candidate utterances last "
+                f"{min_seconds} s or more{' after the dev draw' * bool(taken)}"
+                f", {count} are needed for the {what}, or give more files "
+                "(heldout_folder)."
+            )
+        order = np.random.default_rng(key).permutation(eligible)
+        return set(order[:count].tolist())
+
+    dev_idx, test_idx = set(), set()
+    if dev_utterances > 0:
+        dev_idx = draw(
+            dev_utterances,
+            dev_min_seconds,
+            set(),
+            seed,
+            "dev set: lower dev_utterances or dev_segment_seconds",
+        )
+    if test_utterances > 0:
+        test_idx = draw(
+            test_utterances,
+            test_min_seconds,
+            dev_idx,
+            [seed, zlib.crc32(b"heldout")],
+            "held-out test: lower heldout_test_utterances, "
+            "heldout_segments or test_segment_seconds",
+        )
+    rest = [r for i, r in enumerate(rows) if i not in dev_idx | test_idx]
+    dev = [r for i, r in enumerate(rows) if i in dev_idx]
+    test = [r for i, r in enumerate(rows) if i in test_idx]
+    return rest, dev, test
+
+
+def spread_starts(num_samples, length, count):
+    """Start samples of ``count`` stretches of ``length`` spread over a file.
+
+    The first starts at 0, the last ends at the end of the file, the
+    others are evenly spaced between; they do not overlap when the file
+    holds ``count * length`` samples.
+
+    Arguments
+    ---------
+    num_samples : int
+        Length of the file.
+    length : int
+        Length of each stretch (at most ``num_samples``).
+    count : int
+        Number of stretches.
+
+    Returns
+    -------
+    list of int
+
+    Example
+    -------
+    >>> spread_starts(100, 30, 3)
+    [0, 35, 70]
+    >>> spread_starts(100, 50, 2)
+    [0, 50]
+    """
+    if not 0 < length <= num_samples:
+        raise ValueError(
+            f"A stretch of {length} samples does not fit in {num_samples}."
+        )
+    if count == 1:
+        return [0]
+    span = num_samples - length
+    return [int(k * span // (count - 1)) for k in range(count)]
+
+
+def _native_samples(path, sample_rate):
+    """Samples of a file once loaded at ``sample_rate`` (rounded down)."""
+    rate, frames, _ = audio_info(path)
+    return frames * sample_rate // rate
+
+
+def heldout_plans(
+    rows,
+    segments=3,
+    segment_seconds=3.0,
+    long_seconds=6.0,
+    sample_rate=16000,
+):
+    """What the held-out test sets cut out of each held-out file.
+
+    ``heldout_short``: ``segments`` stretches of ``segment_seconds``
+    spread over the file (:func:`spread_starts`); ``heldout_long``: two
+    stretches of ``long_seconds``, or the two halves of a shorter file.
+    Each file gets its own folder (its own identity), so that
+    :func:`seed_brain.dataprep.prepare_trials` makes segments of one file
+    target trials.
+
+    Arguments
+    ---------
+    rows : list of dict
+        Held-out manifest rows (``ID``, ``wav``).
+    segments : int
+        Short segments per file.
+    segment_seconds : float or None
+        Short-segment length; None: no ``heldout_short`` plan.
+    long_seconds : float
+        Longest long segment.
+    sample_rate : int
+        Rate of the segments.
+
+    Returns
+    -------
+    dict
+        ``{set name: {relative output path: [source, start, length]}}``.
+    """
+    plans = {"heldout_short": {}, "heldout_long": {}}
+    if segment_seconds is None:
+        del plans["heldout_short"]
+    for row in rows:
+        uid, src = row["ID"], os.path.abspath(row["wav"])
+        total = _native_samples(src, sample_rate)
+        if segment_seconds is not None:
+            seg = int(round(segment_seconds * sample_rate))
+            if seg > total:
+                raise ValueError(
+                    f"Held-out file {src} is shorter than one segment of "
+                    f"{segment_seconds} s: lower test_segment_seconds."
+                )
+            for k, start in enumerate(spread_starts(total, seg, segments)):
+                plans["heldout_short"][f"{uid}/s{k}.wav"] = [src, start, seg]
+        half = min(int(round(long_seconds * sample_rate)), total // 2)
+        for k, start in enumerate(spread_starts(total, half, 2)):
+            plans["heldout_long"][f"{uid}/h{k}.wav"] = [src, start, half]
+    return plans
+
+
+def short_test_plan(trials, root, segment_seconds, sample_rate=16000, seed=0):
+    """One seeded stretch of ``segment_seconds`` of every file of a trial list.
+
+    Files shorter than that are kept whole. The stretch of a file keeps
+    its relative path (extension ``.wav``; a full path loses its leading
+    ``/``), so the trial structure stays the one of the list.
+
+    Arguments
+    ---------
+    trials : list of tuple
+        ``(label, enrol, test)``, paths relative to ``root`` or full.
+    root : str
+        Folder the trial paths are relative to.
+    segment_seconds : float
+        Stretch length.
+    sample_rate : int
+        Rate of the stretches.
+    seed : int
+        Seed of the offsets (one stream per file).
+
+    Returns
+    -------
+    tuple
+        ``(plan, mapping)``: ``{output path: [source, start, length]}``
+        (length None: the whole file) and ``{trial path: output path}``.
+    """
+    seg = int(round(segment_seconds * sample_rate))
+    plan, mapping = {}, {}
+    for path in sorted({p for _, e, t in trials for p in (e, t)}):
+        out = dataprep._condition_rel(path)
+        if out in plan:
+            first = next(k for k, v in mapping.items() if v == out)
+            raise ValueError(
+                f"Test files '{first}' and '{path}' would both be cut to "
+                f"'{out}'; rename one."
+            )
+        src = os.path.abspath(os.path.join(root, path))
+        total = _native_samples(src, sample_rate)
+        if total <= seg:
+            plan[out] = [src, 0, None]
+        else:
+            rng = np.random.default_rng(
+                [int(seed) & 0xFFFFFFFF, zlib.crc32(path.encode("utf-8"))]
+            )
+            plan[out] = [src, int(rng.integers(0, total - seg + 1)), seg]
+        mapping[path] = out
+    return plan, mapping
+
+
+def write_segments(folder, plan, sample_rate=16000, settings=None):
+    """Writes the stretches of a plan below ``folder/audio``, resumably.
+
+    ``folder/segments.json`` records the plan and ``settings``; when they
+    differ from those recorded, the whole ``folder`` (segments, trials,
+    corrupted copies) is deleted first, so nothing stale survives. Files
+    are written atomically and once: a rerun (also after a crash) writes
+    only the missing ones.
+
+    Arguments
+    ---------
+    folder : str
+        The test set's folder.
+    plan : dict
+        ``{relative path: [source, start, length or None]}``.
+    sample_rate : int
+        Rate the sources are loaded at.
+    settings : dict or None
+        More settings to record (JSON values).
+
+    Returns
+    -------
+    str
+        ``folder/audio``, the root of the written files.
+
+    Example
+    -------
+    >>> import os, tempfile, torch
+    >>> root = tempfile.mkdtemp()
+    >>> src = os.path.join(root, "a.wav")
+    >>> write_audio(src, torch.arange(1, 11).float())
+    >>> audio = write_segments(os.path.join(root, "set"),
+    ...                        {"a/s0.wav": [src, 2, 3]})
+    >>> load_audio(os.path.join(audio, "a", "s0.wav")).tolist()
+    [3.0, 4.0, 5.0]
+    """
+    import shutil
+
+    record = {
+        "sample_rate": int(sample_rate),
+        "settings": settings or {},
+        "files": {k: list(v) for k, v in sorted(plan.items())},
+    }
+    json_path = os.path.join(folder, "segments.json")
+    audio = os.path.join(folder, "audio")
+    old = None
+    if os.path.isfile(json_path):
+        try:
+            with open(json_path, encoding="utf-8") as fin:
+                old = json.load(fin)
+        except ValueError:
+            old = None
+    same = old is not None and all(old.get(k) == v for k, v in record.items())
+    if not same and os.path.isdir(folder):
+        logger.info("%s: other settings than recorded; rebuilt.", folder)
+        shutil.rmtree(folder)
+    if same and old.get("complete"):
+        missing = [
+            rel
+            for rel in record["files"]
+            if not os.path.isfile(os.path.join(audio, *rel.split("/")))
+        ]
+    else:
+        missing = list(record["files"])
+    if not missing:
+        return audio
+    _write_atomic(json_path, json.dumps({**record, "complete": False}))
+    by_source = {}
+    for rel in missing:
+        by_source.setdefault(record["files"][rel][0], []).append(rel)
+    for src, rels in dataprep._progress(
+        sorted(by_source.items()), f"Cutting {os.path.basename(folder)}"
+    ):
+        wav = None
+        for rel in rels:
+            target = os.path.join(audio, *rel.split("/"))
+            if os.path.isfile(target):
+                continue
+            if wav is None:
+                wav = load_audio(src, sample_rate)
+            _, start, length = record["files"][rel]
+            end = wav.numel() if length is None else start + length
+            write_audio(target, wav[start:end], sample_rate)
+    _write_atomic(json_path, json.dumps({**record, "complete": True}))
+    return audio
+
+
+def _prepare_test_set(folder, audio, trials, corrupt):
+    """Corrupted conditions of one extra test set; its prepared entry."""
+    conds = dataprep.prepare_test_conditions(
+        audio,
+        trials,
+        os.path.join(folder, "conditions"),
+        conditions=corrupt["conditions"],
+        noise_files=corrupt["noise"],
+        rir_files=corrupt["rirs"],
+        sample_rate=corrupt["sample_rate"],
+        seed=corrupt["seed"],
+    )
+    trials = [list(t) for t in trials]
+    for cond_name, cond in conds.items():
+        # Segment files are .wav: every condition keeps the same paths.
+        assert [list(t) for t in cond["trials"]] == trials, cond_name
+    return {
+        "trials": trials,
+        "conditions": {
+            cond_name: {
+                "enrol_root": c["enrol_root"],
+                "test_root": c["test_root"],
+            }
+            for cond_name, c in conds.items()
+        },
+    }
 
 
 def prepare_dev_set(
@@ -262,6 +614,13 @@ def prepare_seed_data(
     synthetic_noise=0,
     synthetic_rirs=0,
     test_trials=None,
+    heldout_folder=None,
+    heldout_include=None,
+    heldout_exclude=None,
+    heldout_test_utterances=0,
+    heldout_segments=3,
+    heldout_long_seconds=6.0,
+    test_segment_seconds=None,
 ):
     """Prepares everything the recipe reads, into ``data_folder``.
 
@@ -269,8 +628,30 @@ def prepare_seed_data(
     ``noise.csv`` / ``music.csv`` / ``rir.csv`` (SpeechBrain augmenter
     CSVs of converted 16 kHz mono files), ``dev/`` (dev segments and
     trials), ``trials.txt`` (test trials), ``conditions/`` (noisy test
-    files) and ``prepared.json`` describing it all. Every step is
-    idempotent; see :mod:`seed_brain.dataprep`.
+    files), ``test_sets/`` (the short and held-out test sets below) and
+    ``prepared.json`` describing it all. Every step is idempotent; see
+    :mod:`seed_brain.dataprep`.
+
+    Held-out utterances (the dev set and the ``heldout_*`` test sets) are
+    drawn from ``heldout_folder`` (default: the clean files); each file is
+    its own identity, so no label is needed. Every held-out file is
+    removed from ``train.csv`` (compared by real path), also when
+    ``heldout_folder`` lies inside ``clean_folder``; held-out files that
+    are not clean files pass the same checks (``min_duration``, audio
+    screening).
+
+    Extra test sets (``prepared["test_sets"]``; every ordered pair of
+    distinct files, test side corrupted with the test conditions' noise
+    and rooms, trial caps applied as for the main test):
+
+    * ``test_short``: every file of the test trials cut to one seeded
+      stretch of ``test_segment_seconds`` (shorter files kept whole), the
+      trials of the main test;
+    * ``heldout_short``: ``heldout_segments`` segments of
+      ``test_segment_seconds`` of each held-out test file; target trials
+      pair segments of one file;
+    * ``heldout_long``: two segments of ``heldout_long_seconds`` (or the
+      two halves) of each held-out test file.
 
     Arguments
     ---------
@@ -320,6 +701,23 @@ def prepare_seed_data(
         Generated noise files / simulated rooms added to the *training*
         noise and RIR banks (:mod:`seed_brain.synthetic`); 0 adds none.
         The test conditions never use them.
+    heldout_folder : str or list of str or None
+        Where the held-out utterances are drawn from (None: the clean
+        files).
+    heldout_include, heldout_exclude : list of str or None
+        Glob patterns picking held-out candidates (relative to
+        ``heldout_folder``, or base names), e.g. ``["1737/*"]`` to keep a
+        speaker that training also holds out of the held-out sets.
+    heldout_test_utterances : int
+        Held-out test files (never in training or dev); 0: no
+        ``heldout_*`` sets.
+    heldout_segments : int
+        Segments per held-out file in ``heldout_short``.
+    heldout_long_seconds : float
+        Length of the two segments of ``heldout_long``.
+    test_segment_seconds : float or None
+        Segment length of ``test_short`` and ``heldout_short``; None: no
+        short sets.
 
     Returns
     -------
@@ -396,9 +794,46 @@ def prepare_seed_data(
         logger.warning("Skipping %s (skip_bad_audio): %s", path, reason)
         skipped.append({"file": path, "reason": reason, "kind": "bad_audio"})
     rows = [r for r in rows if r["wav"] not in bad]
-    train_rows, dev_rows = split_dev(
-        rows, dev_utterances, seed, min_seconds=2 * dev_segment_seconds
+    if heldout_test_utterances and not (
+        heldout_test_utterances >= 2 and heldout_segments >= 2
+    ):
+        raise ValueError(
+            f"heldout_test_utterances={heldout_test_utterances} and "
+            f"heldout_segments={heldout_segments}: the held-out test needs "
+            "at least 2 files of at least 2 segments (or "
+            "heldout_test_utterances: 0 to turn it off)."
+        )
+    candidates = rows
+    if heldout_folder is not None or heldout_include or heldout_exclude:
+        candidates = _heldout_candidates(
+            _as_list(heldout_folder) or _as_list(clean_folder),
+            os.path.join(data_folder, "heldout_all.csv"),
+            _as_list(heldout_include),
+            _as_list(heldout_exclude),
+            sample_rate,
+            min_duration,
+            skip_bad_audio,
+            skipped,
+            check_json,
+        )
+    _, dev_rows, heldout_rows = split_heldout(
+        candidates,
+        dev_utterances,
+        heldout_test_utterances,
+        seed,
+        dev_min_seconds=2 * dev_segment_seconds,
+        test_min_seconds=heldout_segments * (test_segment_seconds or 0.0),
     )
+    held = {os.path.realpath(r["wav"]) for r in dev_rows + heldout_rows}
+    train_rows = [r for r in rows if os.path.realpath(r["wav"]) not in held]
+    if not train_rows:
+        raise ValueError(
+            f"The {len(held)} held-out utterances (dev_utterances="
+            f"{dev_utterances}, heldout_test_utterances="
+            f"{heldout_test_utterances}) leave no training utterance out "
+            f"of {len(rows)}: lower them, or draw them from another folder "
+            "(heldout_folder)."
+        )
     train_csv = os.path.join(data_folder, "train.csv")
     _write_atomic(
         train_csv,
@@ -470,6 +905,24 @@ def prepare_seed_data(
         sample_rate=sample_rate,
         seed=seed,
     )
+    test_sets = _prepare_test_sets(
+        data_folder,
+        dataprep.read_trials(trials_path),
+        test_folder,
+        heldout_rows,
+        heldout_segments,
+        heldout_long_seconds,
+        test_segment_seconds,
+        dict(
+            conditions=conditions,
+            noise=test_noise,
+            rirs=test_rirs,
+            sample_rate=sample_rate,
+            seed=seed,
+        ),
+        max_target,
+        max_nontarget,
+    )
     prepared = {
         "train_csv": train_csv,
         "augment": augment,
@@ -485,8 +938,10 @@ def prepare_seed_data(
             }
             for name, c in conds.items()
         },
+        "test_sets": test_sets,
         "n_train_utterances": len(train_rows),
         "n_dev_utterances": len(dev_rows),
+        "n_heldout_test_utterances": len(heldout_rows),
         "skipped": _skipped_summary(skipped),
     }
     validate_inputs(prepared, check_json)
@@ -503,6 +958,137 @@ def prepare_seed_data(
         data_folder,
     )
     return prepared
+
+
+def _heldout_candidates(
+    folders,
+    csv_path,
+    include,
+    exclude,
+    sample_rate,
+    min_duration,
+    skip_bad,
+    skipped,
+    check_json,
+):
+    """Manifest rows of the held-out candidates, checked like clean files.
+
+    ``csv_path`` lists the files of ``folders`` matching the patterns that
+    pass ``min_duration`` and the audio screening; unusable ones stop the
+    preparation unless ``skip_bad`` (files the patterns leave out are not
+    looked at).
+    """
+    selected = set()
+    for folder in folders:
+        dataprep._check_folder(folder, "Held-out folder")
+        files = dataprep.list_audio_files(folder, include, exclude)
+        if not files:
+            raise dataprep._no_audio_error(folder, include, exclude)
+        selected.update(os.path.abspath(f) for f in files)
+    scanned = []
+    rows = dataprep.prepare_clean_manifest(
+        folders,
+        os.path.splitext(csv_path)[0] + "_scan.csv",
+        sample_rate,
+        min_duration,
+        skip_bad=True,  # below: only the selected files count
+        skipped=scanned,
+    )
+    rows = [r for r in rows if r["wav"] in selected]
+    found = [e for e in scanned if e["file"] in selected]
+    bad = {e["file"]: e["reason"] for e in found if e["kind"] == "bad_audio"}
+    bad.update(screen_audio([r["wav"] for r in rows], check_json))
+    if bad and not skip_bad:
+        raise AudioError(_bad_files_message(bad, "held-out speech"))
+    found = [e for e in found if e["kind"] != "bad_audio"] + [
+        {"file": path, "reason": reason, "kind": "bad_audio"}
+        for path, reason in sorted(bad.items())
+    ]
+    # A file of both clean_folder and heldout_folder is counted once.
+    known = {(os.path.realpath(e["file"]), e["kind"]) for e in skipped}
+    for entry in found:
+        key = (os.path.realpath(entry["file"]), entry["kind"])
+        if key not in known:
+            known.add(key)
+            skipped.append(entry)
+    rows = [r for r in rows if r["wav"] not in bad]
+    if not rows:
+        raise ValueError(
+            f"No usable held-out candidate in {folders} (include={include}, "
+            f"exclude={exclude}, min_duration={min_duration} s)."
+        )
+    _write_atomic(csv_path, dataprep._csv_text(dataprep.MANIFEST_HEADER, rows))
+    return rows
+
+
+TEST_SETS = ("test_short", "heldout_short", "heldout_long")
+
+
+def _prepare_test_sets(
+    data_folder,
+    main_trials,
+    test_root,
+    heldout_rows,
+    heldout_segments,
+    heldout_long_seconds,
+    segment_seconds,
+    corrupt,
+    max_target,
+    max_nontarget,
+):
+    """The short and held-out test sets below ``data_folder/test_sets``."""
+    sample_rate, seed = corrupt["sample_rate"], corrupt["seed"]
+    out = {}
+    if segment_seconds is not None:
+        folder = os.path.join(data_folder, "test_sets", "test_short")
+        plan, mapping = short_test_plan(
+            main_trials, test_root, segment_seconds, sample_rate, seed
+        )
+        audio = write_segments(
+            folder,
+            plan,
+            sample_rate,
+            {"seed": int(seed), "segment_seconds": segment_seconds},
+        )
+        trials = [(lab, mapping[e], mapping[t]) for lab, e, t in main_trials]
+        _write_atomic(
+            os.path.join(folder, "trials.txt"),
+            "".join(f"{lab} {e} {t}\n" for lab, e, t in trials),
+        )
+        out["test_short"] = _prepare_test_set(folder, audio, trials, corrupt)
+        out["test_short"]["description"] = (
+            f"every test file cut to one stretch of {segment_seconds} s "
+            "(shorter files whole), the trials of the main test"
+        )
+    if heldout_rows:
+        plans = heldout_plans(
+            heldout_rows,
+            heldout_segments,
+            segment_seconds,
+            heldout_long_seconds,
+            sample_rate,
+        )
+        describe = {
+            "heldout_short": f"{len(heldout_rows)} held-out files (never "
+            f"in training) x {heldout_segments} segments of "
+            f"{segment_seconds} s; target = same file",
+            "heldout_long": f"{len(heldout_rows)} held-out files (never in "
+            f"training) x 2 segments of {heldout_long_seconds} s (or the "
+            "halves); target = same file",
+        }
+        for name, plan in plans.items():
+            folder = os.path.join(data_folder, "test_sets", name)
+            audio = write_segments(folder, plan, sample_rate)
+            trials = dataprep.prepare_trials(
+                audio,
+                os.path.join(folder, "trials.txt"),
+                max_target,
+                max_nontarget,
+                seed,
+            )
+            out[name] = _prepare_test_set(folder, audio, trials, corrupt)
+            out[name]["description"] = describe[name]
+    return {name: out[name] for name in TEST_SETS if name in out}
 
 
 def _add_synthetic(data_folder, name, rows, count, sample_rate, seed):
@@ -586,7 +1172,7 @@ def _bad_files_message(bad, what, shown=5):
         f"Remove them from the {what} folder, or set skip_bad_audio: True "
         "in the yaml (or --skip_bad_audio=True) to skip them; skipped "
         "files are counted in results.json."
-        if what in ("clean speech", "noise or RIR")
+        if what in ("clean speech", "held-out speech", "noise or RIR")
         else "Remove or replace them: test and dev files are never skipped, "
         "so that the trial list stays the one asked for."
     )
@@ -715,9 +1301,9 @@ def validate_inputs(prepared, check_cache=None):
     * every row of the training manifest and of the noise / music / RIR
       CSVs: the file exists and has a readable header with samples
       (:func:`seed_brain.audio.audio_info`); errors name the CSV and line;
-    * every dev and test trial: label 0 or 1, two known utterances whose
-      files exist, no duplicate pair, no file compared with itself; errors
-      name the trial list and line;
+    * every dev and test trial (also of the extra test sets): label 0 or
+      1, two known utterances whose files exist, no duplicate pair, no
+      file compared with itself; errors name the trial list and line;
     * every dev and test audio file (enrolment and test side of every
       condition): decoded once by :func:`screen_audio` (finite, not
       silent); test files are never skipped.
@@ -784,6 +1370,18 @@ def validate_inputs(prepared, check_cache=None):
             resolve,
         )
         n_trials += len(cond["trials"])
+    for set_name, entry in prepared.get("test_sets", {}).items():
+        for name, cond in entry["conditions"].items():
+
+            def resolve(side, rel, cond=cond):
+                key = "enrol_root" if side == "enrol" else "test_root"
+                return os.path.join(cond[key], rel)
+
+            where = os.path.join(data_folder, "test_sets", set_name)
+            files += _check_trials(
+                entry["trials"], f"{where} ({name})", resolve
+            )
+            n_trials += len(entry["trials"])
     files = sorted(set(files))
     bad = screen_audio(files, check_cache)
     if bad:
@@ -881,6 +1479,64 @@ def test_items(prepared):
             items[f"clean/{enrol}"] = os.path.join(cond["enrol_root"], enrol)
             items[f"{name}/{test}"] = os.path.join(cond["test_root"], test)
     return items, conditions
+
+
+def test_set_items(prepared):
+    """Every audio file of the extra test sets, keys prefixed by the set.
+
+    The enrolment side of set ``s`` is keyed ``test_sets/s/clean/<path>``,
+    the test side of its condition ``c`` ``test_sets/s/c/<path>``, so that
+    the keys of different sets (and of :func:`test_items`) never collide
+    and all of them can be embedded in one
+    :meth:`seed_brain.SEEDBrain.embed_files` call.
+
+    Arguments
+    ---------
+    prepared : dict
+        Output of :func:`prepare_seed_data`.
+
+    Returns
+    -------
+    tuple
+        ``(items, sets)``: ``{key: audio path}`` and ``{set: {
+        "description": str, "conditions": {condition: [(label, enrol key,
+        test key)]}}}``, in the order of :data:`TEST_SETS`.
+
+    Example
+    -------
+    >>> prepared = {"conditions": {}, "test_sets": {"test_short": {
+    ...     "description": "", "trials": [[1, "a/1.wav", "a/2.wav"]],
+    ...     "conditions": {"clean": {"enrol_root": "/s", "test_root": "/s"}}}}}
+    >>> items, sets = test_set_items(prepared)
+    >>> sets["test_short"]["conditions"]["clean"][0][1:]
+    ('test_sets/test_short/clean/a/1.wav', 'test_sets/test_short/clean/a/2.wav')
+    >>> items["test_sets/test_short/clean/a/1.wav"]
+    '/s/a/1.wav'
+    """
+    main, _ = test_items(prepared)
+    items, sets = {}, {}
+    for name, entry in prepared.get("test_sets", {}).items():
+        conditions = {}
+        for cond, roots in entry["conditions"].items():
+            trials = []
+            for label, enrol, test in entry["trials"]:
+                e_key = f"test_sets/{name}/clean/{enrol}"
+                t_key = f"test_sets/{name}/{cond}/{test}"
+                items[e_key] = os.path.join(roots["enrol_root"], enrol)
+                items[t_key] = os.path.join(roots["test_root"], test)
+                trials.append((int(label), e_key, t_key))
+            conditions[cond] = trials
+        sets[name] = {
+            "description": entry.get("description", ""),
+            "conditions": conditions,
+        }
+    clash = sorted(set(items) & set(main))
+    if clash:
+        raise ValueError(
+            f"Test file key '{clash[0]}' is used by the main test and an "
+            "extra test set: rename the test condition called 'test_sets'."
+        )
+    return items, sets
 
 
 def train_dataset(train_csv, crop_samples, sample_rate=16000):

@@ -1319,8 +1319,14 @@ def _atomic_write_text(path: Path, text: str) -> None:
 MEAN_CI_KEY = "mean_noisy_eer_change_ci"
 
 
-def _markdown(results: Mapping[str, Any]) -> str:
-    rows = summarise_conditions(results["conditions"])
+TEST_SETS_KEY = "test_sets"
+
+
+def _table(
+    conditions: Sequence[Mapping[str, Any]], mean_ci: Any
+) -> tuple[list[str], bool]:
+    """Lines of one results table, and whether it has a CI column."""
+    rows = summarise_conditions(conditions)
     with_ci = any(r["eer_change_ci"] is not None for r in rows)
     header = [
         "condition",
@@ -1338,8 +1344,6 @@ def _markdown(results: Mapping[str, Any]) -> str:
         header.append("EER change, pp [CI]")
         align.append("---:")
     lines = [
-        f"# Results: {results['backbone']}",
-        "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(align) + "|",
     ]
@@ -1357,11 +1361,31 @@ def _markdown(results: Mapping[str, Any]) -> str:
         ]
         if with_ci:
             ci = r["eer_change_ci"]
-            if r["name"] == MEAN_NOISY and results.get(MEAN_CI_KEY):
-                ci = results[MEAN_CI_KEY]
+            if r["name"] == MEAN_NOISY and mean_ci:
+                ci = mean_ci
             cells.append(_fmt_ci(ci))
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells))
         lines[-1] += " |"
+    return lines, with_ci
+
+
+def _mean_ci_note(mean_ci: Any) -> list[str]:
+    """The line on the joint CI of the mean noisy row (none without it)."""
+    if not mean_ci:
+        return []
+    low, high = mean_ci["relative_ci"]
+    return [
+        f"`{MEAN_NOISY}` CI: the same trials resampled jointly over "
+        f"the {mean_ci['n_conditions']} noisy conditions "
+        f"({mean_ci['n_valid']} replicates); relative change of the "
+        f"mean EER {_fmt(mean_ci['relative'], '+.1f')} % "
+        f"[{_fmt(low, '+.1f')}, {_fmt(high, '+.1f')}]."
+    ]
+
+
+def _markdown(results: Mapping[str, Any]) -> str:
+    table, with_ci = _table(results["conditions"], results.get(MEAN_CI_KEY))
+    lines = [f"# Results: {results['backbone']}", "", *table]
     lines += [
         "",
         "EER in percent. Relative change = (SEED - baseline) / baseline x "
@@ -1375,18 +1399,35 @@ def _markdown(results: Mapping[str, Any]) -> str:
             "CI: paired-bootstrap percentile interval of the EER change "
             "(SEED - baseline, percentage points)."
         )
-    mean_ci = results.get(MEAN_CI_KEY)
-    if mean_ci:
-        low, high = mean_ci["relative_ci"]
-        lines.append(
-            f"`{MEAN_NOISY}` CI: the same trials resampled jointly over "
-            f"the {mean_ci['n_conditions']} noisy conditions "
-            f"({mean_ci['n_valid']} replicates); relative change of the "
-            f"mean EER {_fmt(mean_ci['relative'], '+.1f')} % "
-            f"[{_fmt(low, '+.1f')}, {_fmt(high, '+.1f')}]."
+    lines += _mean_ci_note(results.get(MEAN_CI_KEY))
+    test_sets = results.get(TEST_SETS_KEY) or {}
+    if not isinstance(test_sets, Mapping):
+        raise ValueError(f"results[{TEST_SETS_KEY!r}] must be a dict")
+    for name, entry in test_sets.items():
+        if not isinstance(entry, Mapping) or not entry.get("conditions"):
+            raise ValueError(
+                f"results[{TEST_SETS_KEY!r}][{name!r}] needs 'conditions'"
+            )
+        table, _ = _table(entry["conditions"], entry.get(MEAN_CI_KEY))
+        what = entry.get("description")
+        counts = (
+            f"{int(entry['n_target']):,} target / "
+            f"{int(entry['n_nontarget']):,} non-target trials per condition"
+            if "n_target" in entry and "n_nontarget" in entry
+            else ""
         )
+        intro = "; ".join(x for x in (what, counts) if x)
+        lines += ["", f"## Test set `{name}`", ""]
+        if intro:
+            lines += [f"{intro[0].upper()}{intro[1:]}.", ""]
+        lines += table
+        note = _mean_ci_note(entry.get(MEAN_CI_KEY))
+        if note:
+            lines += ["", *note]
     extra = {
-        k: v for k, v in results.items() if k not in ("backbone", "conditions")
+        k: v
+        for k, v in results.items()
+        if k not in ("backbone", "conditions", TEST_SETS_KEY)
     }
     if extra:
         lines += [
@@ -1407,8 +1448,11 @@ def write_results(
 
     The JSON keeps ``results`` as given (keys sorted, indent 2; NumPy and
     torch scalars / arrays converted, NaN / inf stored as ``null``). The
-    Markdown file has the :func:`summarise_conditions` table and the other
-    top-level keys as a JSON block. Both files are written atomically
+    Markdown file has the :func:`summarise_conditions` table, then one
+    table per entry of ``results["test_sets"]`` (``{name: {"conditions":
+    [...], "n_target", "n_nontarget", "description",
+    "mean_noisy_eer_change_ci"}}``, conditions as in the main table), and
+    the other top-level keys as a JSON block. Both files are written atomically
     (temporary file, then ``os.replace``) and are byte-for-byte identical
     for identical input.
 

@@ -597,3 +597,354 @@ def test_synthetic_banks_join_training_only(seed_data, data_dir, tmp_path):
                 rir_folder=str(clash),
             )
         )
+
+
+# ------------------------------------------- held-out and short test sets
+
+HELD_KW = dict(
+    noise_include=["noise*.wav"],
+    test_noise_exclude=["noise*.wav"],
+    dev_utterances=3,
+    dev_max_segments=3,
+    heldout_test_utterances=3,
+    heldout_segments=3,
+    heldout_long_seconds=4.0,
+    test_segment_seconds=3.0,
+    seed=11,
+)
+
+
+def _speaker_tree(data_dir, folder, speakers):
+    """Links the train-clean-100 files of the first speakers, by speaker."""
+    source = data_dir / "speech" / "train-clean-100"
+    chosen = sorted(p for p in source.iterdir() if p.is_dir())[:speakers]
+    for spk in chosen:
+        (folder / spk.name).mkdir(parents=True)
+        for f in sorted(spk.glob("*.flac")):
+            (folder / spk.name / f.name).symlink_to(f)
+    return [p.name for p in chosen]
+
+
+@pytest.fixture(scope="module")
+def heldout_data(data_dir, speech_slices, tmp_path_factory):
+    """Held-out files drawn from one of two clean folders, 2 speakers out.
+
+    ``tc100/`` holds the train-clean-100 files of 14 speakers by speaker
+    folder and is both a clean folder and the held-out folder; ``extra/``
+    (4 more files, flat) is clean only. The first two speakers are
+    excluded from the held-out draw (as the train-clean-5 speakers are in
+    the README's command).
+    """
+    root = tmp_path_factory.mktemp("heldout")
+    speakers = _speaker_tree(data_dir, root / "tc100", 14)
+    extra = sorted((data_dir / "speech" / "train-clean-100").glob("*/*.flac"))
+    for f in extra[20:24]:
+        (root / "extra").mkdir(exist_ok=True)
+        (root / "extra" / f.name).symlink_to(f)
+    speech_slices.test(root / "test", 3, 3)
+    kwargs = dict(
+        data_folder=str(root / "data"),
+        clean_folder=[str(root / "tc100"), str(root / "extra")],
+        heldout_folder=str(root / "tc100"),
+        heldout_exclude=[f"{speakers[0]}/*", f"{speakers[1]}/*"],
+        test_folder=str(root / "test"),
+        noise_folder=str(data_dir / "noise"),
+        rir_folder=str(data_dir / "rir"),
+        **HELD_KW,
+    )
+    prepared = prepare_seed_data(**kwargs)
+    return types.SimpleNamespace(
+        root=root,
+        speakers=speakers,
+        kwargs=kwargs,
+        prepared=prepared,
+        data=root / "data",
+    )
+
+
+def _heldout_sources(data):
+    """Real paths of the dev and held-out test files of a preparation."""
+    ids = {r["ID"]: r["wav"] for r in _read_csv(data / "heldout_all.csv")}
+    dev = {
+        os.path.realpath(ids[key.split("/", 1)[1].rsplit("_", 1)[0]])
+        for key in load_prepared(str(data))["dev"]["items"]
+    }
+    record = json.loads(
+        (data / "test_sets" / "heldout_short" / "segments.json").read_text()
+    )
+    test = {os.path.realpath(src) for src, _, _ in record["files"].values()}
+    return dev, test
+
+
+def test_heldout_files_never_in_training(heldout_data):
+    """Dev and held-out test files are out of train.csv, nothing else is."""
+    data, prepared = heldout_data.data, heldout_data.prepared
+    dev, test = _heldout_sources(data)
+    assert len(dev) == 3 and len(test) == 3 and not dev & test
+    every = {
+        os.path.realpath(r["wav"]) for r in _read_csv(data / "clean_all.csv")
+    }
+    train = {
+        os.path.realpath(r["wav"]) for r in _read_csv(prepared["train_csv"])
+    }
+    assert dev | test <= every  # heldout_folder is also a clean folder
+    assert train == every - dev - test
+    assert prepared["n_train_utterances"] == len(every) - 6
+    assert (
+        prepared["n_dev_utterances"]
+        == prepared["n_heldout_test_utterances"]
+        == 3
+    )
+    # The babble view reads train.csv too: no held-out file there either.
+    assert not any(
+        os.path.realpath(r["wav"]) in dev | test
+        for r in _read_csv(data / "train.csv")
+    )
+
+
+def test_heldout_exclude_respected(heldout_data):
+    """Excluded speakers are never held out, and still train."""
+    data = heldout_data.data
+    dev, test = _heldout_sources(data)
+    excluded = heldout_data.speakers[:2]
+    for path in dev | test:
+        assert Path(path).parent.name not in excluded, path
+    candidates = _read_csv(data / "heldout_all.csv")
+    assert candidates and all(
+        not r["ID"].startswith(tuple(f"{s}_" for s in excluded))
+        for r in candidates
+    )
+    train_speakers = {
+        Path(r["wav"]).parent.name for r in _read_csv(data / "train.csv")
+    }
+    assert set(excluded) <= train_speakers
+
+
+def _labels(trials):
+    labels = [t[0] for t in trials]
+    return labels.count(1), labels.count(0)
+
+
+def test_test_set_trial_counts(heldout_data):
+    """Every ordered pair of distinct segments; targets within one file."""
+    sets = heldout_data.prepared["test_sets"]
+    assert list(sets) == ["test_short", "heldout_short", "heldout_long"]
+    files, segs = 3, 3
+    n = files * segs
+    assert _labels(sets["heldout_short"]["trials"]) == (
+        files * segs * (segs - 1),
+        n * (n - segs),
+    )
+    assert _labels(sets["heldout_long"]["trials"]) == (files * 2, 6 * 4)
+    # test_short: the main test's trials, file for file.
+    main = heldout_data.prepared["conditions"]["clean"]["trials"]
+    short = sets["test_short"]["trials"]
+    assert [t[0] for t in short] == [t[0] for t in main]
+    for (_, e, t), (_, se, st) in zip(main, short):
+        assert (se, st) == (
+            os.path.splitext(e)[0] + ".wav",
+            os.path.splitext(t)[0] + ".wav",
+        )
+    names = [c["name"] for c in DEFAULT_CONDITIONS]
+    for name, entry in sets.items():
+        assert list(entry["conditions"]) == names, name
+        for label, enrol, test in entry["trials"]:
+            assert enrol != test
+            if name != "test_short":
+                assert label == int(enrol.split("/")[0] == test.split("/")[0])
+        clean = entry["conditions"]["clean"]
+        assert clean["enrol_root"] == clean["test_root"]
+        noisy = entry["conditions"]["noise_5dB"]["test_root"]
+        assert (
+            Path(noisy).parent.parent == heldout_data.data / "test_sets" / name
+        )
+
+
+def test_test_set_segments(heldout_data, data_dir):
+    """Segment lengths and content; test side corrupted with test noise."""
+    sets = heldout_data.prepared["test_sets"]
+    folder = heldout_data.data / "test_sets"
+    for name in sets:
+        record = json.loads((folder / name / "segments.json").read_text())
+        assert record["complete"]
+        for rel, (src, start, length) in record["files"].items():
+            wav = load_audio(folder / name / "audio" / rel)
+            source = load_audio(src, SR)
+            if name == "heldout_short":
+                assert wav.numel() == 3 * SR
+            elif name == "heldout_long":
+                assert wav.numel() == min(4 * SR, source.numel() // 2)
+            elif source.numel() > 3 * SR:
+                assert wav.numel() == 3 * SR
+            else:  # shorter test files are kept whole
+                assert start == 0 and length is None
+                assert wav.numel() == source.numel()
+            end = source.numel() if length is None else start + length
+            assert torch.equal(wav, source[start:end]), rel
+    # The three short segments of a held-out file do not overlap and span
+    # the file (first at 0, last ending at its end).
+    record = json.loads(
+        (folder / "heldout_short" / "segments.json").read_text()
+    )
+    uid = next(iter(record["files"])).split("/")[0]
+    starts = [record["files"][f"{uid}/s{k}.wav"][1] for k in range(3)]
+    total = load_audio(record["files"][f"{uid}/s0.wav"][0], SR).numel()
+    assert starts[0] == 0 and starts[2] == total - 3 * SR
+    assert starts[1] - starts[0] >= 3 * SR and starts[2] - starts[1] >= 3 * SR
+    summary = json.loads(
+        (folder / "heldout_long" / "conditions" / "conditions.json").read_text()
+    )
+    expected = sorted(
+        str((data_dir / "noise" / n).resolve())
+        for n in ("doing_the_dishes.wav", "exercise_bike.wav")
+    )
+    files = summary["conditions"]["noise_5dB"]["noise_files"]
+    assert sorted(str(Path(f).resolve()) for f in files) == expected
+
+
+def test_test_set_items(heldout_data):
+    """Keys prefixed by the set, distinct from the main test's, all files."""
+    from seed_brain.recipe import test_set_items as recipe_test_set_items
+
+    main, _ = recipe_test_items(heldout_data.prepared)
+    items, sets = recipe_test_set_items(heldout_data.prepared)
+    assert not set(items) & set(main)
+    assert list(sets) == ["test_short", "heldout_short", "heldout_long"]
+    for name, entry in sets.items():
+        for cond, trials in entry["conditions"].items():
+            assert len(trials) == len(
+                heldout_data.prepared["test_sets"][name]["trials"]
+            )
+            for _, enrol, test in trials:
+                assert enrol.startswith(f"test_sets/{name}/clean/")
+                assert test.startswith(f"test_sets/{name}/{cond}/")
+                assert enrol in items and test in items
+    assert all(os.path.isfile(p) for p in items.values())
+
+
+def test_test_sets_second_call_writes_nothing(heldout_data):
+    """A second identical call leaves every file untouched."""
+    before = _snapshot(heldout_data.data)
+    again = prepare_seed_data(**heldout_data.kwargs)
+    assert again == heldout_data.prepared
+    assert _snapshot(heldout_data.data) == before
+
+
+def test_test_sets_rebuilt_when_settings_change(heldout_data, tmp_path):
+    """Another segment length rebuilds the sets: nothing stale is left."""
+    kwargs = dict(
+        heldout_data.kwargs,
+        data_folder=str(tmp_path / "data"),
+        conditions=[
+            {"name": "clean", "snr": None, "reverb": False},
+            {"name": "noise_5dB", "snr": 5.0, "reverb": False},
+        ],
+    )
+    prepare_seed_data(**kwargs)
+    prepare_seed_data(**dict(kwargs, test_segment_seconds=2.0))
+    data = tmp_path / "data" / "test_sets"
+    for name in ("test_short", "heldout_short"):
+        audio = data / name / "audio"
+        rels = {p.relative_to(audio).as_posix() for p in audio.rglob("*.wav")}
+        record = json.loads((data / name / "segments.json").read_text())
+        assert rels == set(record["files"])  # nothing stale left
+        noisy = data / name / "conditions" / "noise_5dB"
+        assert {
+            p.relative_to(noisy).as_posix() for p in noisy.rglob("*.wav")
+        } == rels
+        for rel in rels:
+            assert load_audio(audio / rel).numel() <= 2 * SR
+            assert load_audio(noisy / rel).numel() <= 2 * SR
+        if name == "heldout_short":
+            assert all(
+                load_audio(audio / rel).numel() == 2 * SR for rel in rels
+            )
+    # Shorter segments make other files eligible, so the draw may change:
+    # heldout_long follows it (the same files as heldout_short).
+    sources = {}
+    for name in ("heldout_short", "heldout_long"):
+        record = json.loads((data / name / "segments.json").read_text())
+        sources[name] = {src for src, _, _ in record["files"].values()}
+        audio = data / name / "audio"
+        assert {
+            p.relative_to(audio).as_posix() for p in audio.rglob("*.wav")
+        } == set(record["files"])
+    assert sources["heldout_short"] == sources["heldout_long"]
+
+
+def test_heldout_folder_outside_clean(data_dir, speech_slices, tmp_path):
+    """Held-out files of another folder pass min_duration and screening."""
+    from seed_brain.audio import AudioError, write_audio
+
+    every = sorted((data_dir / "speech" / "train-clean-100").glob("*/*.flac"))
+    (tmp_path / "clean").mkdir()
+    for f in every[30:38]:  # speakers 31-38: none of them held out
+        (tmp_path / "clean" / f.name).symlink_to(f)
+    held = tmp_path / "held"
+    _speaker_tree(data_dir, held, 16)
+    short = load_audio(every[0], SR)[: SR // 2]
+    write_audio(held / "short" / "a.wav", short)  # below min_duration
+    write_audio(held / "silent" / "b.wav", torch.zeros(10 * SR))
+    speech_slices.test(tmp_path / "test", 2, 2)
+    kwargs = dict(
+        data_folder=str(tmp_path / "data"),
+        clean_folder=str(tmp_path / "clean"),
+        heldout_folder=str(held),
+        test_folder=str(tmp_path / "test"),
+        noise_folder=str(data_dir / "noise"),
+        rir_folder=str(data_dir / "rir"),
+        **dict(HELD_KW, heldout_test_utterances=8, dev_utterances=2),
+    )
+    with pytest.raises(AudioError, match="silent"):
+        prepare_seed_data(**kwargs)
+    prepared = prepare_seed_data(**dict(kwargs, skip_bad_audio=True))
+    skipped = prepared["skipped"]
+    assert [Path(f["file"]).name for f in skipped["bad_files"]] == ["b.wav"]
+    assert skipped["too_short"] == 1
+    dev, test = _heldout_sources(tmp_path / "data")
+    assert len(test) == 8 and len(dev) == 2
+    for path in dev | test:
+        assert Path(path).name not in ("a.wav", "b.wav")
+    # Nothing held out is a clean file: training keeps all 8.
+    assert prepared["n_train_utterances"] == 8
+
+
+def test_heldout_folder_below_a_clean_folder(heldout_data, tmp_path):
+    """clean_folder the parent of heldout_folder: held-out files go too."""
+    parent = tmp_path / "speech"
+    parent.mkdir()
+    for name in ("tc100", "extra"):
+        (parent / name).symlink_to(heldout_data.root / name)
+    kwargs = dict(
+        heldout_data.kwargs,
+        data_folder=str(tmp_path / "data"),
+        clean_folder=str(parent),
+        heldout_folder=str(parent / "tc100"),
+        test_folder=str(heldout_data.root / "test"),
+        test_segment_seconds=None,  # no short sets: quicker
+        conditions=[{"name": "clean", "snr": None, "reverb": False}],
+    )
+    prepared = prepare_seed_data(**kwargs)
+    assert "test_short" not in prepared["test_sets"]
+    assert "heldout_short" not in prepared["test_sets"]
+    assert list(prepared["test_sets"]) == ["heldout_long"]
+    ids = {
+        r["ID"]: r["wav"]
+        for r in _read_csv(tmp_path / "data" / "heldout_all.csv")
+    }
+    dev = {
+        os.path.realpath(ids[key.split("/", 1)[1].rsplit("_", 1)[0]])
+        for key in prepared["dev"]["items"]
+    }
+    record = json.loads(
+        (
+            tmp_path / "data" / "test_sets" / "heldout_long" / "segments.json"
+        ).read_text()
+    )
+    test = {os.path.realpath(src) for src, _, _ in record["files"].values()}
+    assert len(dev) == len(test) == 3
+    every = _read_csv(tmp_path / "data" / "clean_all.csv")
+    assert len(every) == len(_read_csv(heldout_data.data / "clean_all.csv"))
+    train = _read_csv(prepared["train_csv"])
+    assert len(train) == len(every) - 6
+    assert not {os.path.realpath(r["wav"]) for r in train} & (dev | test)

@@ -550,3 +550,60 @@ def test_results_md_shows_the_joint_interval_on_the_mean_row(tmp_path):
     mean_row = [ln for ln in text.splitlines() if ln.startswith("| mean")]
     assert mean_row and "-2.500 [-4.250, -0.750]" in mean_row[0]
     assert "-25.0 % [-40.0, -7.5]" in text
+
+
+def test_results_md_has_one_table_per_test_set(tmp_path):
+    """test_sets: one table each after the main one, with trial counts."""
+    main = _results()
+    plain = write_results(main, tmp_path / "plain")[1].read_text()
+    sets = {}
+    for name, (n_t, n_n) in (
+        ("test_short", (900, 9000)),
+        ("heldout_short", (300, 22050)),
+    ):
+        conditions = [
+            dict(c, n_target=n_t, n_nontarget=n_n) for c in main["conditions"]
+        ]
+        sets[name] = {
+            "description": f"the {name} set",
+            "n_target": n_t,
+            "n_nontarget": n_n,
+            "conditions": conditions,
+            "mean_noisy_eer_change_ci": {
+                "delta": -1.0,
+                "delta_ci": [-1.5, -0.5],
+                "relative": -16.7,
+                "relative_ci": [-25.0, -8.0],
+                "n_conditions": 2,
+                "n_valid": 1000,
+            },
+        }
+    json_path, md_path = write_results(
+        dict(main, test_sets=sets), tmp_path / "sets"
+    )
+    data = json.loads(json_path.read_text())
+    assert list(data["test_sets"]) == ["heldout_short", "test_short"]
+    assert (
+        data["conditions"]
+        == json.loads((tmp_path / "plain" / "results.json").read_text())[
+            "conditions"
+        ]
+    )
+    md = md_path.read_text()
+    # The main table and its notes come first, unchanged.
+    assert md.startswith(plain.split("\n## Details")[0])
+    heads = [ln for ln in md.splitlines() if ln.startswith("## Test set")]
+    assert heads == ["## Test set `test_short`", "## Test set `heldout_short`"]
+    part = md.split("## Test set `heldout_short`")[1].split("## Details")[0]
+    assert "300 target / 22,050 non-target trials" in part
+    assert "The heldout_short set" in part
+    mean = next(ln for ln in part.splitlines() if ln.startswith("| mean"))
+    assert "-1.000 [-1.500, -0.500]" in mean
+    assert "-16.7 % [-25.0, -8.0]" in part
+    babble = next(ln for ln in part.splitlines() if ln.startswith("| babble"))
+    assert "| 300 | 22050 |" in babble
+    # The sets' numbers are in the tables, not repeated in the details.
+    assert '"test_sets"' not in md
+    bad = dict(main, test_sets={"x": {"conditions": []}})
+    with pytest.raises(ValueError, match="test_sets"):
+        write_results(bad, tmp_path / "bad")
