@@ -9,6 +9,12 @@
 With no data arguments it runs on a generated demonstration corpus.
 ``--test_only`` evaluates the best checkpoint without training.
 
+A mistake in the input (a missing folder, a bad file, a setting out of
+range, a full disk, an output folder in use by another run) ends in one
+line, ``train.py: error: ...``, exit status 1 (``SEED_BRAIN_DEBUG=1`` or
+``--debug`` shows the traceback). One run at a time uses an output
+folder: it holds ``<output_folder>/.lock`` (``seed_brain.lock``).
+
 Authors
  * seed-brain developers 2026
 """
@@ -25,6 +31,8 @@ from speechbrain.utils.distributed import run_on_main
 from seed_brain.brain import SEEDBrain, embeddings_dataset
 from seed_brain.cache import ViewCache
 from seed_brain.distributed import rank_and_world
+from seed_brain.errors import run_main
+from seed_brain.lock import lock_output_folder
 from seed_brain.recipe import (
     check_overrides,
     load_prepared,
@@ -140,6 +148,9 @@ def main(argv):
         overrides = with_demo_overrides(overrides, hparams["demo_overrides"])
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
+    # One run per output folder (the main process locks it; a stale lock of
+    # a killed run is taken over), before anything is written there.
+    lock_output_folder(hparams["output_folder"])
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
@@ -227,4 +238,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main, sys.argv[1:], prog="train.py"))

@@ -109,4 +109,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from seed_brain.errors import run_main  # one line per user error
+
+    sys.exit(run_main(main, prog="prepare_seed_data.py", strip_debug=True))

@@ -66,4 +66,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from seed_brain.errors import run_main  # one line per user error
+
+    sys.exit(run_main(main, prog="prepare_voxceleb.py", strip_debug=True))

@@ -370,5 +370,7 @@ def _merge(overrides, extra):
 
 
 if __name__ == "__main__":
+    from seed_brain.errors import run_main  # one line per user error
+
     logging.basicConfig(level=logging.INFO)
-    main(sys.argv[1:])
+    sys.exit(run_main(main, prog="train_backbone.py"))

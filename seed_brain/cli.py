@@ -12,6 +12,11 @@
 ``python -m seed_brain.cli`` is the same command. ``seed-brain <command>
 --help`` explains each command.
 
+Errors: a mistake (a missing or damaged file, a bad value, a full disk)
+is reported as one line, ``seed-brain: error: ...``, with exit status 1
+(:mod:`seed_brain.errors`); ``--debug`` or ``SEED_BRAIN_DEBUG=1`` shows
+its traceback.
+
 Ids and reproducibility: SEED's forward noise is seeded per item id (see
 :mod:`seed_brain.inference`). By default the id of an audio file is a hash
 of its waveform (``--ids content``), so the same audio always gives the
@@ -32,6 +37,14 @@ import sys
 
 import torch
 
+from seed_brain.errors import (
+    UserError,
+    debug_requested,
+    run_main,
+    save_torch_atomic,
+    write_file_atomic,
+)
+
 __all__ = ["build_parser", "main", "score_trials_file"]
 
 logger = logging.getLogger(__name__)
@@ -46,7 +59,7 @@ _ID_HELP = (
 )
 
 
-class CLIError(Exception):
+class CLIError(UserError):
     """An error reported as ``seed-brain: error: ...`` (exit status 1)."""
 
 
@@ -61,12 +74,8 @@ def _load_model(args):
 
 
 def _atomic_save(obj, path):
-    path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` to a temporary file, then a rename (never partial)."""
+    save_torch_atomic(obj, path)
 
 
 def _file_key(path):
@@ -399,12 +408,14 @@ def score_trials_file(
         )
         base = _enhance_all(model, base, noise_ids)
     labels, scores = score_trials(dict(zip(names, base)), trials)
-    tmp = f"{out}.tmp{os.getpid()}"
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(tmp, "w", encoding="utf-8") as fout:
-        for score, (label, enrol, test) in zip(scores, trials):
-            fout.write(f"{score:.6f} {label} {enrol} {test}\n")
-    os.replace(tmp, out)
+    write_file_atomic(
+        out,
+        "".join(
+            f"{score:.6f} {label} {enrol} {test}\n"
+            for score, (label, enrol, test) in zip(scores, trials)
+        ),
+        "the scores",
+    )
     result = {
         "n_target": int((labels == 1).sum()),
         "n_nontarget": int((labels == 0).sum()),
@@ -523,6 +534,11 @@ def build_parser():
         "embed and enhance, score trial lists, export trained models.",
         epilog="Run 'seed-brain <command> --help' for a command's options.",
         formatter_class=fmt,
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of errors (also SEED_BRAIN_DEBUG=1)",
     )
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.required = True
@@ -675,6 +691,13 @@ def build_parser():
         help="replace a model folder written earlier",
     )
     p.set_defaults(func=_cmd_export)
+    for p in sub.choices.values():  # also after the command
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the Python traceback of errors",
+        )
     return parser
 
 
@@ -689,8 +712,9 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success, 1 on an error (reported on stderr), 130 when
-        interrupted.
+        0 on success, 1 on a user error (one line on stderr; see
+        :func:`seed_brain.errors.run_main`), 130 when interrupted. Bugs
+        keep their traceback.
 
     Example
     -------
@@ -698,25 +722,12 @@ def main(argv=None):
     1
     """
     args = build_parser().parse_args(argv)
-    from seed_brain.audio import AudioError
-    from seed_brain.inference import ModelSourceError
-
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("seed-brain: interrupted", file=sys.stderr)
-        return 130
-    except (
-        CLIError,
-        AudioError,
-        ModelSourceError,
-        FileNotFoundError,
-        FileExistsError,
-        NotADirectoryError,
-        ValueError,
-    ) as err:
-        print(f"seed-brain: error: {err}", file=sys.stderr)
-        return 1
+    return run_main(
+        lambda _: args.func(args),
+        [],
+        prog="seed-brain",
+        debug=args.debug or debug_requested(),
+    )
 
 
 if __name__ == "__main__":

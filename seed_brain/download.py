@@ -40,6 +40,8 @@ import urllib.error
 import urllib.request
 import zipfile
 
+from seed_brain.errors import UserError
+
 __all__ = [
     "ChecksumError",
     "DownloadError",
@@ -55,7 +57,7 @@ CHUNK = 1 << 20
 USER_AGENT = "seed-brain-downloader/0.1"
 
 
-class DownloadError(OSError):
+class DownloadError(UserError, OSError):
     """A download failed (network, HTTP status, size); the message says
     what to do.
 

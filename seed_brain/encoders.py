@@ -43,6 +43,7 @@ from speechbrain.lobes.features import Fbank
 from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
 from speechbrain.processing.features import InputNormalization
 
+from seed_brain.errors import UserError
 from seed_brain.lobes.resnet import ResNetSE34V2
 
 __all__ = [
@@ -73,7 +74,7 @@ ECAPA_FILES = {
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class PretrainedUnavailableError(RuntimeError):
+class PretrainedUnavailableError(UserError, RuntimeError):
     """Pretrained weights could not be fetched (hub or URL unreachable).
 
     Example
