@@ -117,6 +117,8 @@ def make_recipe(folders, work, args):
         crops_per_utt=args.crops_per_utt,
         batch_size=args.batch_size,
         dev_utterances=2,
+        heldout_test_utterances=0,  # no extra test sets: training only
+        test_segment_seconds=None,
         n_bootstrap=0,
     )
     with open(HPARAMS, encoding="utf-8") as fin:

@@ -12,7 +12,9 @@
     ``sample_steps``, ``num_draws``, ``ensemble_weight``, ``eval_seed``),
     decision thresholds, ``modules:`` and a ``pretrainer:`` (SpeechBrain's
     ``Pretrainer``) whose ``paths`` point to the two files below through
-    ``pretrained_path`` (``from_hparams`` sets it to the source folder).
+    ``pretrained_path`` (``from_hparams`` sets it to the source folder),
+    and the SHA-256 of each weight file (``checksums:``), which loading
+    checks.
 ``encoder.ckpt``
     The frozen encoder's ``state_dict`` (for GE2E: the weights of
     resemblyzer's ``pretrained.pt`` that the run used, without the GE2E
@@ -25,6 +27,12 @@
     run's measured table.
 
 The same is available as ``seed-brain export RUN_FOLDER OUT_FOLDER``.
+
+Every file is first written to a hidden folder inside the output folder
+(``.partial-<pid>``) and moved into place only when all of them are
+complete, ``hyperparams.yaml`` last: an export stopped by a full disk or
+killed leaves the earlier model (or nothing), never a mix; its leftovers
+are removed by the next export.
 
 Authors
  * seed-brain developers 2026
@@ -42,6 +50,8 @@ import torch
 import yaml
 from ruamel.yaml import YAML
 
+from seed_brain.errors import disk_space, save_torch_atomic, write_file_atomic
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["export_model", "node_yaml", "read_run", "write_model_folder"]
@@ -49,6 +59,9 @@ __all__ = ["export_model", "node_yaml", "read_run", "write_model_folder"]
 #: First line of every ``hyperparams.yaml`` this module writes; a folder
 #: with it may be overwritten by a new export.
 MARKER = "# seed-brain model folder"
+
+#: Last line of that file (a file without it was cut short).
+END_MARKER = "# end of the seed-brain model folder"
 
 #: The diffusion of the recipe's yaml (SEED's settings).
 DEFAULT_DIFFUSION_YAML = """!new:seed_brain.diffusion.SEEDDiffusion
@@ -208,19 +221,44 @@ def _encoder_yaml(node):
     return node_yaml(node)
 
 
+#: Prefix of the hidden folder an export writes its files to first.
+PARTIAL = ".partial-"
+
+#: Weight files of a model folder (their SHA-256 go to ``checksums:``).
+MODEL_FILES = ("encoder.ckpt", "denoiser.ckpt")
+
+
 def _write_text(path, text):
-    """Writes text atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Writes text atomically (a full disk: a clear error)."""
+    write_file_atomic(path, text)
 
 
 def _save(obj, path):
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    save_torch_atomic(obj, path)
+
+
+def _state_bytes(state):
+    return sum(v.numel() * v.element_size() for v in state.values())
+
+
+def _sha256(path):
+    from seed_brain.inference import file_sha256
+
+    return file_sha256(path)
+
+
+def _remove_partials(out):
+    """Removes what exports that were stopped left in ``out``."""
+    from seed_brain.lock import _alive
+
+    for entry in out.iterdir():
+        name = entry.name
+        if not entry.is_dir() or not name.startswith((PARTIAL, ".export")):
+            continue
+        pid = name[len(PARTIAL) :] if name.startswith(PARTIAL) else ""
+        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            continue  # another export writing right now
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 def _state_dict(module):
@@ -243,6 +281,14 @@ def _hparams_text(settings, encoder_yaml, diffusion_yaml, denoiser_yaml, src):
         "# model folders from sources you trust.",
         "# ##########################################################"
         "##################",
+        "",
+        "# SHA-256 of the weight files; loading checks them, and that this",
+        f"# file ends with '{END_MARKER}' (not cut short).",
+        "checksums:",
+        *(
+            f"    {name}: {digest}"
+            for name, digest in settings.get("checksums", {}).items()
+        ),
         "",
         "# Folder of encoder.ckpt and denoiser.ckpt; from_hparams sets it to",
         "# the source it loads from.",
@@ -295,6 +341,8 @@ def _hparams_text(settings, encoder_yaml, diffusion_yaml, denoiser_yaml, src):
         "        encoder: !name:seed_brain.inference.load_state_dict_strict",
         "        denoiser: !name:seed_brain.inference.load_state_dict_strict",
         "",
+        END_MARKER,
+        "",
     ]
     return "\n".join(lines)
 
@@ -303,6 +351,8 @@ def _prepare_out(out_folder, overwrite):
     out = Path(out_folder).resolve()
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} exists and is not a folder.")
+    if out.is_dir():
+        _remove_partials(out)
     if out.is_dir() and any(out.iterdir()):
         hp = out / "hyperparams.yaml"
         ours = hp.is_file() and hp.read_text(
@@ -333,6 +383,7 @@ def write_model_folder(
     readme=None,
     source=None,
     overwrite=False,
+    extra_files=None,
 ):
     """Writes an inference folder from modules and their yaml definitions.
 
@@ -365,11 +416,19 @@ def write_model_folder(
         What the model was exported from (a comment in the yaml).
     overwrite : bool
         Replace a model folder written earlier.
+    extra_files : dict or None
+        ``{name: source path}`` of files copied in too (``results.md``).
 
     Returns
     -------
     pathlib.Path
         The absolute path of the folder.
+
+    Raises
+    ------
+    seed_brain.errors.DiskFullError
+        No room for the files (the message names the folder and the
+        space needed); nothing of this export is left behind.
 
     Example
     -------
@@ -384,6 +443,8 @@ def write_model_folder(
     ... )
     >>> sorted(p.name for p in folder.iterdir())
     ['README.md', 'denoiser.ckpt', 'encoder.ckpt', 'hyperparams.yaml']
+    >>> "checksums:" in (folder / "hyperparams.yaml").read_text()
+    True
     """
     out = _prepare_out(out_folder, overwrite)
     merged = dict(DEFAULT_SETTINGS)
@@ -400,23 +461,48 @@ def write_model_folder(
             if k.endswith("output_proj.bias")
         ]
         merged["embedding_dim"] = int(dims[0]) if dims else None
-    _save(enc_state, out / "encoder.ckpt")
-    _save(den_state, out / "denoiser.ckpt")
-    text = _hparams_text(
-        merged,
-        encoder_yaml.rstrip(),
-        diffusion_yaml.rstrip(),
-        denoiser_yaml.rstrip(),
-        source,
-    )
-    _write_text(out / "hyperparams.yaml", text)
     if readme is None:
         readme = (
             f"# SEED model over {merged['backbone']}\n\n"
             "Load with `SEEDSpeakerRecognition.from_hparams(source=<this "
             "folder>)` (`seed_brain.inference`).\n"
         )
-    _write_text(out / "README.md", readme)
+    extra = {name: Path(src) for name, src in (extra_files or {}).items()}
+
+    def needed():
+        return (
+            _state_bytes(enc_state)
+            + _state_bytes(den_state)
+            + sum(p.stat().st_size for p in extra.values())
+            + 64 * 1024
+        )
+
+    stage = out / f"{PARTIAL}{os.getpid()}"
+    try:
+        with disk_space(out, needed, "the model folder"):
+            stage.mkdir(exist_ok=True)
+            _save(enc_state, stage / "encoder.ckpt")
+            _save(den_state, stage / "denoiser.ckpt")
+            merged["checksums"] = {
+                name: _sha256(stage / name) for name in MODEL_FILES
+            }
+            _write_text(stage / "README.md", readme)
+            for name, src in extra.items():
+                write_file_atomic(stage / name, Path(src).read_bytes())
+            text = _hparams_text(
+                merged,
+                encoder_yaml.rstrip(),
+                diffusion_yaml.rstrip(),
+                denoiser_yaml.rstrip(),
+                source,
+            )
+            _write_text(stage / "hyperparams.yaml", text)
+        # Complete: move in, hyperparams.yaml (and its checksums) last.
+        names = [n for n in os.listdir(stage) if n != "hyperparams.yaml"]
+        for name in sorted(names) + ["hyperparams.yaml"]:
+            os.replace(stage / name, out / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return out
 
 
@@ -498,10 +584,21 @@ def read_run(run_folder):
     }
 
 
+def _read_run_file(path):
+    """A checkpoint file of the run (a clear error when it is damaged)."""
+    from seed_brain.inference import read_checkpoint
+
+    return read_checkpoint(
+        path,
+        fix="the run's checkpoint is damaged: delete that CKPT+ folder "
+        "(the export then takes the next best) or retrain",
+    )
+
+
 def _denoiser_state(ckpt, use_ema):
     files = ckpt.paramfiles
     if use_ema and "ema" in files:
-        state = torch.load(files["ema"], map_location="cpu", weights_only=True)
+        state = _read_run_file(files["ema"])
         return (
             {
                 k[len("module.") :]: v
@@ -514,8 +611,7 @@ def _denoiser_state(ckpt, use_ema):
         raise FileNotFoundError(
             f"Checkpoint {ckpt.path} holds no denoiser.ckpt: not a SEED run."
         )
-    state = torch.load(files["denoiser"], map_location="cpu", weights_only=True)
-    return state, "denoiser"
+    return _read_run_file(files["denoiser"]), "denoiser"
 
 
 def _build(node_text):
@@ -886,10 +982,12 @@ def export_model(
         readme=readme,
         source=str(folder),
         overwrite=True,
+        extra_files={
+            name: folder / name
+            for name in ("results.md", "results.json")
+            if (folder / name).is_file()
+        },
         **modules,
     )
-    for name in ("results.md", "results.json"):
-        if (folder / name).is_file():
-            shutil.copyfile(folder / name, out / name)
     logger.info("Exported %s to %s", folder, out)
     return out

@@ -151,6 +151,7 @@ def test_train_backbone_then_seed(backbone, data_dir, speech_slices, tmp_path):
         "--steps_per_epoch=3",
         "--batch_size=16",
         "--dev_utterances=3",
+        "--heldout_test_utterances=2",
         "--n_bootstrap=10",
         f"--output_folder={seed_out}",
     ]

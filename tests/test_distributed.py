@@ -114,6 +114,7 @@ def test_two_process_gloo_training(speech_slices, data_dir, tmp_path):
         "--steps_per_epoch=2",
         "--batch_size=8",
         "--dev_utterances=3",
+        "--heldout_test_utterances=2",
         "--n_bootstrap=0",
         f"--output_folder={out}",
     ]

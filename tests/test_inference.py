@@ -96,6 +96,7 @@ def build_seed_run(base, speech_slices, data_dir):
         "--steps_per_epoch=3",
         "--batch_size=16",
         "--dev_utterances=3",
+        "--heldout_test_utterances=2",
         "--n_bootstrap=0",
         f"--output_folder={info['run']}",
     ]
