@@ -30,6 +30,8 @@ import soundfile as sf
 import torch
 import torchaudio
 
+from seed_brain.errors import disk_space
+
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioError",
@@ -434,11 +436,15 @@ def write_audio(path, wav, sample_rate=16000, subtype="FLOAT"):
     )
     os.close(handle)
     try:
-        if subtype == "FLOAT":
-            with open(tmp_path, "wb") as f:
-                f.write(_float_wav_bytes(data, int(sample_rate)))
-        else:
-            sf.write(tmp_path, data, int(sample_rate), subtype, format="WAV")
+        # A full disk: a DiskFullError naming the folder and the size.
+        with disk_space(folder, 4 * data.size + 44, os.path.basename(path)):
+            if subtype == "FLOAT":
+                with open(tmp_path, "wb") as f:
+                    f.write(_float_wav_bytes(data, int(sample_rate)))
+            else:
+                sf.write(
+                    tmp_path, data, int(sample_rate), subtype, format="WAV"
+                )
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException:

@@ -10,9 +10,11 @@ every step.
 
 The build is resumable and idempotent: utterances are processed in chunks,
 a chunk's rows are flushed before its "done" flag is written (atomically),
-and a rerun skips what is done. A finished cache whose configuration
-matches is reused as is; one that does not match is an error naming the
-folder.
+and a rerun skips what is done. The array's space is reserved when it is
+created, so a full disk stops the build at once with an error naming the
+folder and the size (and a rerun with room starts it afresh). A finished
+cache whose configuration matches is reused as is; one that does not match
+is an error naming the folder.
 
 Under ``torchrun`` the build is sharded: the main process creates the
 array and the index, then process ``r`` of ``N`` encodes chunks ``r, r + N,
@@ -26,6 +28,7 @@ Authors
  * seed-brain developers 2026
 """
 
+import errno
 import glob
 import json
 import logging
@@ -39,6 +42,10 @@ from tqdm import tqdm
 
 from seed_brain.audio import load_audio
 from seed_brain.distributed import barrier, rank_and_world
+from seed_brain.errors import disk_space
+
+#: Advice in the error of a full disk.
+_MOVE = "point cache_folder elsewhere"
 
 logger = logging.getLogger(__name__)
 
@@ -163,9 +170,42 @@ class ViewCache:
 
     def _write_json(self, obj, path):
         tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as fout:
-            json.dump(obj, fout, sort_keys=True)
-        os.replace(tmp, path)
+        try:
+            with disk_space(self.folder, None, "the cache index", _MOVE):
+                with open(tmp, "w", encoding="utf-8") as fout:
+                    json.dump(obj, fout, sort_keys=True)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    def _create_array(self, shape):
+        """Creates ``views.f32`` with its blocks reserved on the disk.
+
+        The memory map alone would make a sparse file, whose writes fail
+        later (SIGBUS) on a full disk; reserving the space up front makes
+        a full disk an error now, naming the folder and the size. A file
+        left by a failed attempt is removed (the index comes after it).
+        """
+        size = int(np.prod(shape)) * 4
+        try:
+            with disk_space(self.folder, size, "the embedding cache", _MOVE):
+                np.memmap(
+                    self.data_path, dtype=np.float32, mode="w+", shape=shape
+                ).flush()
+                fd = os.open(self.data_path, os.O_RDWR)
+                try:
+                    os.posix_fallocate(fd, 0, size)
+                except OSError as err:
+                    if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                        raise  # no room (unsupported: left sparse)
+                finally:
+                    os.close(fd)
+        except BaseException:
+            if os.path.exists(self.data_path):
+                os.remove(self.data_path)
+            raise
 
     def array(self, mode="r"):
         """The memory-mapped array."""
@@ -263,9 +303,7 @@ class ViewCache:
                 f"{u}/{k}" for u in utterances for k in range(crops_per_utt)
             ]
             shape = [len(crops), len(views), dim]
-            np.memmap(
-                self.data_path, dtype=np.float32, mode="w+", shape=tuple(shape)
-            ).flush()
+            self._create_array(tuple(shape))
             self._write_json(
                 {
                     "config": config,

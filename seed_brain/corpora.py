@@ -44,6 +44,7 @@ import torch
 from seed_brain import dataprep
 from seed_brain.audio import audio_info, load_audio, write_audio
 from seed_brain.download import download, extract
+from seed_brain.textio import list_lines
 
 __all__ = [
     "VOX1_O_URL",
@@ -95,7 +96,9 @@ def read_trial_list(path):
     Arguments
     ---------
     path : str
-        Trial list: one trial per line, label ``1`` (target) or ``0``.
+        Trial list: one trial per line, label ``1`` (target) or ``0``
+        (UTF-8 with or without BOM, LF or CRLF, ``#`` comments: see
+        :func:`seed_brain.textio.list_lines`).
 
     Returns
     -------
@@ -105,7 +108,8 @@ def read_trial_list(path):
     Raises
     ------
     ValueError
-        A malformed line (the message gives the line and the format).
+        A malformed line, or bytes that are not UTF-8 (the message gives
+        the line and the format).
 
     Example
     -------
@@ -116,18 +120,14 @@ def read_trial_list(path):
     [(1, 'id1/a/00001.wav', 'id1/b/00002.wav')]
     """
     trials = []
-    with open(path, encoding="utf-8") as fin:
-        for lineno, line in enumerate(fin, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 3 or fields[0] not in ("0", "1"):
-                raise ValueError(
-                    f"{path}, line {lineno}: expected 'label enrol test' "
-                    "(label 1 for target, 0 for non-target), got "
-                    f"{line.rstrip()!r}."
-                )
-            trials.append((int(fields[0]), fields[1], fields[2]))
+    for lineno, fields in list_lines(path, "Trial list"):
+        if len(fields) != 3 or fields[0] not in ("0", "1"):
+            raise ValueError(
+                f"{path}, line {lineno}: expected 'label enrol test' "
+                "(label 1 for target, 0 for non-target), got "
+                f"{' '.join(fields)!r}."
+            )
+        trials.append((int(fields[0]), fields[1], fields[2]))
     if not trials:
         raise ValueError(f"Trial list '{path}' holds no trial.")
     return trials

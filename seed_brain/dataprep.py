@@ -48,6 +48,8 @@ from seed_brain.audio import (
     load_audio,
     write_audio,
 )
+from seed_brain.errors import disk_space
+from seed_brain.textio import list_lines
 
 __all__ = [
     "DEFAULT_CONDITIONS",
@@ -106,8 +108,9 @@ def _write_text_atomic(path, text):
         dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
     )
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with disk_space(folder, len(text.encode()), os.path.basename(path)):
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException:
@@ -862,10 +865,12 @@ def prepare_trials(
 def read_trials(path, root=None):
     """Reads and validates a ``label enrol test`` trial list.
 
-    Blank lines are ignored. Every other line must have exactly three
-    whitespace-separated fields: label ``1`` (target) or ``0``
-    (non-target), then the enrolment and test paths (relative to ``root``
-    or absolute).
+    Every line must have exactly three fields separated by spaces or
+    tabs: label ``1`` (target) or ``0`` (non-target), then the enrolment
+    and test paths (relative to ``root`` or absolute). Lists from other
+    systems are read as they are (:func:`seed_brain.textio.list_lines`):
+    UTF-8 with or without a byte-order mark, LF or CRLF, trailing blanks;
+    blank lines and ``#`` comments are ignored.
 
     Arguments
     ---------
@@ -887,8 +892,9 @@ def read_trials(path, root=None):
         message gives the file and line.
     ValueError
         A malformed line, a trial repeated (same enrol and test), a file
-        compared with itself, or an empty list; the message gives the file,
-        line number(s) and the expected format.
+        compared with itself, an empty list, or bytes that are not UTF-8
+        text (:class:`seed_brain.errors.TextFormatError`); the message
+        gives the file, line number(s) and the expected format.
 
     Example
     -------
@@ -916,40 +922,36 @@ def read_trials(path, root=None):
         "three fields separated by spaces)"
     )
     trials, seen, exists = [], {}, {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 3 or fields[0] not in ("0", "1"):
-                raise ValueError(
-                    f"{path}, line {lineno}: {expected}; got {line.rstrip()!r}."
-                )
-            label, enrol, test = int(fields[0]), fields[1], fields[2]
-            if enrol == test:
-                raise ValueError(
-                    f"{path}, line {lineno}: '{enrol}' is compared with "
-                    "itself; remove the line."
-                )
-            if (enrol, test) in seen:
-                raise ValueError(
-                    f"{path}, line {lineno}: duplicate trial '{enrol} "
-                    f"{test}' (first on line {seen[(enrol, test)]}); remove "
-                    "one."
-                )
-            seen[(enrol, test)] = lineno
-            if root is not None:
-                for name in (enrol, test):
-                    if name not in exists:
-                        full = os.path.join(os.fspath(root), name)
-                        exists[name] = os.path.isfile(full)
-                    if not exists[name]:
-                        raise FileNotFoundError(
-                            f"{path}, line {lineno}: audio file '{name}' "
-                            f"not found under root '{root}'. Fix the root "
-                            "or the trial list."
-                        )
-            trials.append((label, enrol, test))
+    for lineno, fields in list_lines(path, "Trial list"):
+        if len(fields) != 3 or fields[0] not in ("0", "1"):
+            raise ValueError(
+                f"{path}, line {lineno}: {expected}; got {' '.join(fields)!r}."
+            )
+        label, enrol, test = int(fields[0]), fields[1], fields[2]
+        if enrol == test:
+            raise ValueError(
+                f"{path}, line {lineno}: '{enrol}' is compared with "
+                "itself; remove the line."
+            )
+        if (enrol, test) in seen:
+            raise ValueError(
+                f"{path}, line {lineno}: duplicate trial '{enrol} "
+                f"{test}' (first on line {seen[(enrol, test)]}); remove "
+                "one."
+            )
+        seen[(enrol, test)] = lineno
+        if root is not None:
+            for name in (enrol, test):
+                if name not in exists:
+                    full = os.path.join(os.fspath(root), name)
+                    exists[name] = os.path.isfile(full)
+                if not exists[name]:
+                    raise FileNotFoundError(
+                        f"{path}, line {lineno}: audio file '{name}' "
+                        f"not found under root '{root}'. Fix the root "
+                        "or the trial list."
+                    )
+        trials.append((label, enrol, test))
     if not trials:
         raise ValueError(f"Trial list '{path}' holds no trial; {expected}.")
     return trials
@@ -1209,6 +1211,15 @@ def corrupt_utterance(
     return (out, info) if return_info else out
 
 
+def _wav_bytes(folder, rels, sample_rate):
+    """Bytes of float WAV copies of ``folder/rel`` at ``sample_rate``."""
+    total = 0
+    for rel in rels:
+        rate, frames, _ = audio_info(os.path.join(folder, *rel.split("/")))
+        total += 44 + 4 * int(math.ceil(frames * sample_rate / rate))
+    return total
+
+
 def _condition_rel(path):
     """Path of a test file's corrupted copy below its condition folder:
     ``path`` without extension, plus ``.wav``; a full path loses its
@@ -1457,9 +1468,19 @@ def prepare_test_conditions(
                     else (),
                     rirs=load_all(rir_list, "RIR") if cond["reverb"] else (),
                 )
-                write_audio(
-                    _test_target(out_folder, name, rel), noisy, sample_rate
-                )
+                # A full disk: an error naming the folder and what the
+                # files still to write need (each is whole, or absent).
+                with disk_space(
+                    test_root,
+                    lambda: _wav_bytes(
+                        test_folder, todo[todo.index(rel) :], sample_rate
+                    ),
+                    f"test condition {name}",
+                    "point data_folder elsewhere",
+                ):
+                    write_audio(
+                        _test_target(out_folder, name, rel), noisy, sample_rate
+                    )
             entry["complete"] = True
             written = len(todo)
             if written:
