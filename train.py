@@ -38,6 +38,7 @@ from seed_brain.recipe import (
     load_prepared,
     prepare_seed_data,
     test_items,
+    test_set_items,
     train_dataset,
 )
 
@@ -51,6 +52,7 @@ SOURCES = [
     "music_folder",
     "test_noise_folder",
     "test_rir_folder",
+    "heldout_folder",
 ]
 
 
@@ -81,7 +83,14 @@ def prepare(hparams):
     """Runs the data preparation (main process only)."""
     keys = [k for k in SOURCES] + [
         f"{src}_{kind}"
-        for src in ("noise", "rir", "music", "test_noise", "test_rir")
+        for src in (
+            "noise",
+            "rir",
+            "music",
+            "test_noise",
+            "test_rir",
+            "heldout",
+        )
         for kind in ("include", "exclude")
     ]
     kwargs = {k: hparams[k] for k in keys}
@@ -101,6 +110,10 @@ def prepare(hparams):
         synthetic_rirs=hparams["synthetic_rirs"],
         skip_bad_audio=hparams.get("skip_bad_audio", False),
         test_trials=hparams["test_trials"],
+        heldout_test_utterances=hparams["heldout_test_utterances"],
+        heldout_segments=hparams["heldout_segments"],
+        heldout_long_seconds=hparams["heldout_long_seconds"],
+        test_segment_seconds=hparams["test_segment_seconds"],
     )
     run_on_main(prepare_seed_data, kwargs=kwargs)
     return load_prepared(hparams["data_folder"])
@@ -209,8 +222,11 @@ def main(argv):
         )
 
     items, conditions = test_items(prepared)
+    # The short and held-out test sets (keys prefixed with their set)
+    # are embedded in the same call, with the same cache.
+    set_items, brain.test_sets = test_set_items(prepared)
     test_emb = brain.embed_files(
-        items,
+        {**items, **set_items},
         cache_path=os.path.join(cache, "test_embeddings.pt"),
         batch_size=hparams["embed_batch_size"],
         desc="embed test",

@@ -2,9 +2,10 @@
 
 ``test_reproducibility.py`` and ``test_interrupt.py`` run the recipe as a
 user would (subprocesses from the repository root) on one tiny slice of
-the shared data: 6 clean train-clean-100 files (2 held out for the dev
-set), 2 test-other speakers x 2 files, one noise file and one RIR, two
-test conditions, one crop per utterance, 2 epochs of 4 steps. The
+the shared data: 8 clean train-clean-100 files (2 held out for the dev
+set, 2 for the held-out test sets, 4 trained on), 2 test-other speakers x
+2 files, one noise file and one RIR, two test conditions, one crop per
+utterance, 2 epochs of 4 steps. The
 uninterrupted reference run is made once per pytest session (under the
 session's base temporary folder) and reused by both modules.
 """
@@ -36,7 +37,7 @@ def make_slice(data_dir, root):
     for name in ("clean", "test", "noise", "rir"):
         (root / name).mkdir(parents=True, exist_ok=True)
     speech = data_dir / "speech"
-    clean = sorted((speech / "train-clean-100").glob("*/*.flac"))[:6]
+    clean = sorted((speech / "train-clean-100").glob("*/*.flac"))[:8]
     for source in clean:
         (root / "clean" / source.name).symlink_to(source)
     speakers = sorted(
@@ -71,6 +72,7 @@ def recipe_args(slice_root, out, *extra):
         "--batch_size=8",
         "--dev_utterances=2",
         "--dev_max_segments=2",
+        "--heldout_test_utterances=2",
         "--n_bootstrap=0",
         f"--output_folder={out}",
         *extra,

@@ -125,6 +125,9 @@ def test_kill_during_data_preparation(reference, tmp_path):
         "dev/noisy",
         "trials.txt",
         "conditions/noise_5dB",
+        "test_sets/test_short/audio",
+        "test_sets/heldout_short/conditions/noise_5dB",
+        "test_sets/heldout_long/trials.txt",
     ]
     for attempt in range(3):  # until a kill lands before the end
         step, delay = r.choice(steps), r.uniform(0.0, 0.05)

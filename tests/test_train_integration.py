@@ -1,8 +1,9 @@
 """End-to-end test of ``train.py hparams/seed_ge2e.yaml`` on real data.
 
 Runs the recipe as a user would (a subprocess, from the repository root)
-on a small slice of the shared data: 20 clean train-clean-100 files, 4
-test-other speakers x 3 files, the real noise and RIR folders, and
+on a small slice of the shared data: 20 clean train-clean-100 files (3
+held out for the dev set, 3 for the held-out test sets), 4 test-other
+speakers x 3 files, the real noise and RIR folders, and
 overrides that keep it to a couple of minutes on a small CPU machine. Then
 reruns it with ``--test_only`` on the same output folder, which must
 reproduce ``results.json`` exactly (same best checkpoint, same eval seed).
@@ -26,7 +27,14 @@ METRICS = {"eer", "min_dcf"}
 CONDITION_KEYS = {"name", "n_target", "n_nontarget", "baseline", "seed"}
 OPTIONAL_CONDITION_KEYS = {"eer_change_ci"}
 TOP_KEYS = {"backbone", "conditions"}
-OPTIONAL_TOP_KEYS = {"seed", "skipped", "dev", "mean_noisy_eer_change_ci"}
+OPTIONAL_TOP_KEYS = {
+    "seed",
+    "skipped",
+    "dev",
+    "mean_noisy_eer_change_ci",
+    "test_sets",
+}
+TEST_SETS = ["test_short", "heldout_short", "heldout_long"]
 
 
 def _yaml_conditions():
@@ -60,19 +68,10 @@ def _run(args, log):
         pytest.fail(f"train.py exited with {proc.returncode}:\n{tail}")
 
 
-def _check_schema(results):
-    """results.json follows the documented schema, with finite numbers."""
-    assert TOP_KEYS <= set(results) <= TOP_KEYS | OPTIONAL_TOP_KEYS
-    assert isinstance(results["backbone"], str) and results["backbone"]
-    # The validation split rides along: noisy and clean dev segments.
-    dev = results["dev"]
-    assert dev["n_target"] > 0 and dev["n_nontarget"] > 0
-    for entry in (dev, dev["clean"]):
-        for system in ("baseline", "seed"):
-            assert set(entry[system]) == METRICS
-            assert all(math.isfinite(v) for v in entry[system].values())
-    assert isinstance(results["conditions"], list)
-    for cond in results["conditions"]:
+def _check_conditions(conditions):
+    """Condition entries with both systems' finite EER and minDCF."""
+    assert isinstance(conditions, list)
+    for cond in conditions:
         keys = set(cond)
         assert (
             CONDITION_KEYS <= keys <= CONDITION_KEYS | (OPTIONAL_CONDITION_KEYS)
@@ -88,6 +87,22 @@ def _check_schema(results):
                 assert math.isfinite(value), (system, metric, value)
         assert 0.0 <= cond["baseline"]["eer"] <= 100.0
         assert 0.0 <= cond["seed"]["eer"] <= 100.0
+
+
+def _check_schema(results):
+    """results.json follows the documented schema, with finite numbers."""
+    assert TOP_KEYS <= set(results) <= TOP_KEYS | OPTIONAL_TOP_KEYS
+    assert isinstance(results["backbone"], str) and results["backbone"]
+    # The validation split rides along: noisy and clean dev segments.
+    dev = results["dev"]
+    assert dev["n_target"] > 0 and dev["n_nontarget"] > 0
+    for entry in (dev, dev["clean"]):
+        for system in ("baseline", "seed"):
+            assert set(entry[system]) == METRICS
+            assert all(math.isfinite(v) for v in entry[system].values())
+    _check_conditions(results["conditions"])
+    for entry in results.get("test_sets", {}).values():
+        _check_conditions(entry["conditions"])
 
 
 @pytest.mark.slow
@@ -111,6 +126,7 @@ def test_train_then_test_only(speech_slices, data_dir, tmp_path):
         "--steps_per_epoch=3",
         "--batch_size=16",
         "--dev_utterances=3",
+        "--heldout_test_utterances=3",
         "--n_bootstrap=20",
         f"--output_folder={out}",
     ]
@@ -144,6 +160,37 @@ def test_train_then_test_only(speech_slices, data_dir, tmp_path):
     markdown = (out / "results.md").read_text()
     for name in names:
         assert f"| {name} |" in markdown
+
+    # The short and held-out test sets: every ordered pair of distinct
+    # segments (3 held-out files x 3 segments of 3 s, x 2 halves), and
+    # the main test's trials on 3 s stretches; one table each.
+    sets = results["test_sets"]
+    assert sorted(sets) == sorted(TEST_SETS)  # results.json sorts keys
+    expected = {
+        "test_short": (n_target, n_nontarget),
+        "heldout_short": (3 * 3 * 2, 9 * 6),
+        "heldout_long": (3 * 2, 6 * 4),
+    }
+    for name, entry in sets.items():
+        assert (entry["n_target"], entry["n_nontarget"]) == expected[name]
+        assert [c["name"] for c in entry["conditions"]] == names
+        for cond in entry["conditions"]:
+            assert (cond["n_target"], cond["n_nontarget"]) == expected[name]
+            assert cond["eer_change_ci"]["n_boot"] == 20
+        assert entry["mean_noisy_eer_change_ci"]["n_conditions"] == 5
+        assert f"## Test set `{name}`" in markdown
+    prepared = json.loads((out / "data" / "prepared.json").read_text())
+    held = {
+        src
+        for name in ("heldout_short", "heldout_long")
+        for src, _, _ in json.loads(
+            (out / "data" / "test_sets" / name / "segments.json").read_text()
+        )["files"].values()
+    }
+    assert len(held) == 3 and prepared["n_heldout_test_utterances"] == 3
+    train = (out / "data" / "train.csv").read_text()
+    assert prepared["n_train_utterances"] == 20 - 6
+    assert not any(src in train for src in held)
 
     first = (out / "results.json").read_text()
     _run([*args, "--test_only"], tmp_path / "test_only.log")
