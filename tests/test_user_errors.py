@@ -473,24 +473,49 @@ def _mount_tmpfs(folder, size):
         pytest.skip("cannot mount a tmpfs here (needs root)")
 
 
+SMALL_FS_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from test_user_errors import _cache_brain, _cache_rows
+from seed_brain.cache import ViewCache
+from seed_brain.errors import DiskFullError
+small, clean = sys.argv[2], sys.argv[3]
+build = dict(brain=_cache_brain(), crops_per_utt=40, crop_samples=4000)
+rows = _cache_rows(__import__("pathlib").Path(clean))
+try:
+    ViewCache(small + "/cache").build(rows=rows, seed=0, **build)
+except DiskFullError as err:
+    print("DiskFullError:", err)
+print("leftover:", __import__("os").path.exists(small + "/cache/views.f32"))
+done = ViewCache(small + "/c2").build(rows=rows[:1], seed=0, **build)
+print("fits:", done.complete())
+"""
+
+
 def test_cache_on_a_small_filesystem(tmp_path):
     """A real full disk (ENOSPC on a 1 MiB tmpfs), where a sparse memory
-    map would have crashed (SIGBUS) in the middle of the build."""
+    map would crash (SIGBUS) in the middle of the build: in a subprocess,
+    so that such a crash fails this test only."""
     small = tmp_path / "small"
     _mount_tmpfs(small, "1m")
     try:
-        brain, rows = _cache_brain(), _cache_rows(tmp_path / "clean")
-        build = dict(brain=brain, crops_per_utt=40, crop_samples=4000)
-        with pytest.raises(DiskFullError, match="No space left on device"):
-            ViewCache(str(small / "cache")).build(rows=rows, seed=0, **build)
-        assert not (small / "cache" / "views.f32").exists()
-        assert (
-            ViewCache(str(small / "c2"))
-            .build(rows=rows[:1], seed=0, **build)
-            .complete()
-        )  # 640 KiB fit
+        proc = subprocess.run(
+            [sys.executable, "-c", SMALL_FS_SCRIPT, str(Path(__file__).parent)]
+            + [str(small), str(tmp_path / "clean")],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         subprocess.run(["umount", str(small)], check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "DiskFullError: No space left to write the embedding cache" in out
+    assert "No space left on device" in out and str(small / "cache") in out
+    assert "leftover: False" in out
+    assert "fits: True" in out  # 640 KiB fit in 1 MiB
 
 
 def test_disk_full_during_an_export_keeps_the_old_model(tmp_path):
