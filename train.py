@@ -147,6 +147,31 @@ def build_train_set(hparams, brain, prepared):
     )
 
 
+def calibration_embeddings(hparams, dev_emb):
+    """Clean embeddings that SEEDBrain.calibrate measures (label-free).
+
+    Evenly spaced rows of the view cache's clean target view (training
+    crops); without a complete cache (``use_cache: False``), the clean dev
+    segments.
+    """
+    import numpy as np
+    import torch
+
+    count = int(hparams.get("calibration_crops", 2000))
+    cache = ViewCache(hparams["cache_folder"] + "/views")
+    if hparams["use_cache"] and cache.complete():
+        crops = cache.index()["crops"]
+        rows = np.unique(np.linspace(0, len(crops) - 1, count).astype(int))
+        emb = torch.from_numpy(np.array(cache.array()[rows, 0]))
+        return [crops[i] for i in rows], emb
+    ids = sorted(u for u in dev_emb if u.startswith("dev_clean/"))
+    logger.warning(
+        "No view cache: calibrating SEED on the %d clean dev segments.",
+        len(ids),
+    )
+    return ids, torch.stack([dev_emb[u] for u in ids])
+
+
 def main(argv):
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     try:  # a misspelt --key stops here, before any work
@@ -200,6 +225,7 @@ def main(argv):
             num_samples=hparams["steps_per_epoch"] * hparams["batch_size"],
         )
         brain.train_sampler = sampler  # so that fit() calls set_epoch
+        brain.calibration_emb = calibration_embeddings(hparams, dev_emb)
         # Under DDP, batch_size stays the batch of one optimiser step: each
         # of the N processes takes batch_size / N crops of it (SpeechBrain
         # splits the sampler), so the run matches a single-process one.
@@ -221,6 +247,8 @@ def main(argv):
             valid_loader_kwargs=hparams["valid_dataloader_opts"],
         )
 
+    if brain.calibration_emb is None:  # --test_only
+        brain.calibration_emb = calibration_embeddings(hparams, dev_emb)
     items, conditions = test_items(prepared)
     # The short and held-out test sets (keys prefixed with their set)
     # are embedded in the same call, with the same cache.

@@ -164,6 +164,11 @@ def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
     noise = utterance_noise(
         ids, emb.shape[-1], int(hp("eval_seed", 0)), draws
     ).to(emb.device)
+    # The calibration kept with the weights (see SEEDBrain.calibrate).
+    threshold = getattr(denoiser, "correction_threshold", None)
+    centre = getattr(denoiser, "output_mean", None)
+    if centre is not None and not bool(centre.any()):
+        centre = None
     return diffusion.enhance(
         denoiser,
         emb,
@@ -172,6 +177,8 @@ def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
         ensemble_weight=float(hp("ensemble_weight", 1.0)),
         num_draws=draws,
         noise=noise,
+        correction_threshold=0.0 if threshold is None else float(threshold),
+        centre=centre,
     )
 
 
@@ -226,6 +233,8 @@ class SEEDBrain(sb.Brain):
         self.test_conditions = None
         self.stored = {}
         self.baseline_dev_eer = None
+        self.calibration_emb = None  # see calibrate()
+        self._centre_baseline = None
         self.embedding_dim = self._check_embedding_dim()
 
     def _check_embedding_dim(self):
@@ -352,10 +361,75 @@ class SEEDBrain(sb.Brain):
             super().on_evaluate_start(max_key=max_key, min_key=min_key)
 
     def on_stage_start(self, stage, epoch=None):
-        """Keeps the encoder in eval mode; resets the embedding store."""
+        """Keeps the encoder in eval mode; resets the store; calibrates."""
         self.modules.encoder.eval()
         if stage != sb.Stage.TRAIN:
             self.stored = {}
+            self.calibrate()
+
+    def calibrate(self):
+        """Sets the enhancement's calibration from clean training views.
+
+        With ``calibration_emb`` (``(ids, [N, D] embeddings)`` of clean
+        training crops, set by the recipe) the evaluation denoiser gets:
+
+        - ``correction_threshold``: the ``correction_quantile`` quantile of
+          the norms of its corrections of those clean embeddings (none
+          when ``correction_quantile`` is null), so that corrections as
+          small as those of clean speech are shrunk to zero;
+        - ``output_mean``: the mean of its enhanced clean embeddings when
+          ``centre_embeddings`` is on; the frozen encoder's embeddings are
+          then centred with their own mean (``baseline_mean``), so that
+          both systems are scored with the same backend.
+
+        Label-free: only clean views of the training speech are used. The
+        values are buffers of the denoiser, so the checkpoint and the
+        exported model carry them.
+        """
+        calib = getattr(self, "calibration_emb", None)
+        denoiser = self.eval_denoiser
+        if isinstance(denoiser, torch.nn.parallel.DistributedDataParallel):
+            denoiser = denoiser.module
+        if calib is None or not hasattr(denoiser, "output_mean"):
+            return
+        from seed_brain.diffusion import centre_embeddings
+
+        ids, emb = calib
+        emb = emb.to(self.device).float()
+        denoiser.correction_threshold.zero_()
+        denoiser.output_mean.zero_()
+        quantile = self._hp("correction_quantile")
+        was_training = denoiser.training
+        denoiser.eval()
+        if quantile is not None:
+            noise = utterance_noise(
+                ids, emb.shape[-1], int(self._hp("eval_seed", 0))
+            )[0].to(emb.device)
+            norms = self.hparams.diffusion.correction_norms(
+                denoiser, emb, t=int(self._hp("sample_t", 50)), noise=noise
+            )
+            denoiser.correction_threshold.fill_(
+                float(torch.quantile(norms.double(), float(quantile)))
+            )
+        self.baseline_mean = None
+        if self._hp("centre_embeddings", False):
+            with torch.no_grad():
+                out = enhance_with_ids(
+                    self.hparams.diffusion, denoiser, emb, ids, self._hp
+                )
+            denoiser.output_mean.copy_(
+                torch.nn.functional.normalize(out, dim=-1).mean(0)
+            )
+            self.baseline_mean = (
+                torch.nn.functional.normalize(emb, dim=-1).mean(0).cpu()
+            )
+        if was_training:
+            denoiser.train()
+        self._centre_baseline = (
+            None
+            if self.baseline_mean is None
+            else (lambda x, m=self.baseline_mean: centre_embeddings(x, m))
+        )
 
     def compute_forward(self, batch, stage):
         """Training: ``[B, V, D]`` view embeddings; else enhanced ``[B, D]``."""
@@ -382,13 +456,39 @@ class SEEDBrain(sb.Brain):
             v = views.shape[1]
             target = views[:, :1].expand(-1, v - 1, -1)
             inputs = views[:, 1:]
-            return self.hparams.diffusion.training_loss(
+            weights = self._pair_weights(v)
+            loss = self.hparams.diffusion.training_loss(
                 self.modules.denoiser,
                 target.reshape(-1, views.shape[-1]),
                 inputs.reshape(-1, views.shape[-1]),
                 generator=self.train_noise.generator,
+                reduction="mean" if weights is None else "none",
             )
+            if weights is None:
+                return loss
+            weights = weights.to(loss.device).repeat(views.shape[0])
+            return (loss * weights).sum() / weights.sum()
         return torch.tensor(0.0)
+
+    def _pair_weights(self, num_views):
+        """Loss weight of each input view (``clean_pair_weight`` for clean).
+
+        A weight above 1 for the (clean, clean) pairs trains the denoiser
+        harder to leave clean input where it is. None: all pairs alike.
+        """
+        weight = float(self._hp("clean_pair_weight", 1.0) or 1.0)
+        names = self._hp("views")
+        if weight == 1.0 or names is None:
+            return None
+        if len(names) != num_views:
+            raise ValueError(
+                f"The batch has {num_views} views but the yaml lists "
+                f"{len(names)} ({list(names)}): the view cache was built "
+                "with other views; give a new cache_folder."
+            )
+        return torch.tensor(
+            [weight if n == "clean" else 1.0 for n in list(names)[1:]]
+        )
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """Updates the EMA copy after each optimiser step."""
@@ -402,6 +502,8 @@ class SEEDBrain(sb.Brain):
         with torch.no_grad(), self.evaluation_ctx:
             enhanced = self.compute_forward(batch, stage)
         base = batch.emb.data.float().cpu()
+        if getattr(self, "_centre_baseline", None) is not None:
+            base = self._centre_baseline(base)  # the same backend as SEED
         enhanced = enhanced.float().cpu()
         for i, uid in enumerate(batch.id):
             self.stored[uid] = (base[i], enhanced[i])

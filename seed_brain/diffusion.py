@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PREDICTIONS = ("sample", "epsilon", "v")
+PREDICTIONS = ("sample", "residual", "epsilon", "v")
 LOSSES = ("l1", "l2", "huber")
 
 
@@ -124,13 +124,21 @@ class SEEDDiffusion(nn.Module):
         Last beta.
     prediction : str
         What the denoiser outputs: ``"sample"`` (the clean embedding, SEED's
-        choice), ``"epsilon"`` or ``"v"``. For the two latter the target
-        noise is the one that links ``y_t`` to the *clean* ``x0``:
-        ``eps* = (y_t - sqrt(abar) x0) / sqrt(1 - abar)``.
+        choice), ``"residual"`` (the correction ``x0 - y0`` of the input
+        embedding ``y0``, so that the estimate is ``y0 + f(y_t, t)``: a
+        zero-initialised denoiser starts as the identity, and a clean input
+        is trained towards a zero correction instead of being regenerated
+        from the training speakers), ``"epsilon"`` or ``"v"``. For the two
+        latter the target noise is the one that links ``y_t`` to the
+        *clean* ``x0``: ``eps* = (y_t - sqrt(abar) x0) / sqrt(1 - abar)``.
     loss : str
         ``"l1"`` (SEED), ``"l2"`` or ``"huber"``, on the prediction.
     huber_delta : float
         Delta of the Huber loss.
+    max_train_t : int or None
+        Training steps are drawn from ``U{0..max_train_t - 1}`` (None: all
+        ``T``); inference uses small ``t`` only, so training there spends
+        the denoiser's capacity where it is used.
     embedding_norm : str
         ``"l2"``: embeddings are L2-normalised, then multiplied by
         ``embedding_scale``; ``"none"``: raw embeddings times the scale.
@@ -164,6 +172,7 @@ class SEEDDiffusion(nn.Module):
         prediction="sample",
         loss="l1",
         huber_delta=1.0,
+        max_train_t=None,
         embedding_norm="l2",
         embedding_scale=None,
         clip_sigma=3.0,
@@ -187,6 +196,16 @@ class SEEDDiffusion(nn.Module):
                 "or 'none'."
             )
         self.num_timesteps = int(num_timesteps)
+        if max_train_t is not None and not (
+            1 <= int(max_train_t) <= self.num_timesteps
+        ):
+            raise ValueError(
+                f"max_train_t={max_train_t} must be in [1, {num_timesteps}] "
+                "(or null for all steps)."
+            )
+        self.max_train_t = (
+            self.num_timesteps if max_train_t is None else int(max_train_t)
+        )
         self.prediction = prediction
         self.loss = loss
         self.huber_delta = huber_delta
@@ -295,17 +314,19 @@ class SEEDDiffusion(nn.Module):
                 "set the sampling t (sample_t in the yaml) below T."
             )
 
-    def _targets(self, x0, y_t, t):
+    def _targets(self, x0, y_t, t, y0=None):
         """The regression target for the chosen prediction type."""
         if self.prediction == "sample":
             return x0
+        if self.prediction == "residual":
+            return x0 - y0
         abar = self._abar(t, x0)
         eps = (y_t - abar.sqrt() * x0) / (1.0 - abar).sqrt()
         if self.prediction == "epsilon":
             return eps
         return abar.sqrt() * eps - (1.0 - abar).sqrt() * x0
 
-    def predict_x0(self, model, y_t, t):
+    def predict_x0(self, model, y_t, t, y0=None):
         """The denoiser's estimate of the clean embedding, clamped.
 
         Arguments
@@ -316,6 +337,9 @@ class SEEDDiffusion(nn.Module):
             ``[B, D]`` noised embeddings in diffusion space.
         t : torch.Tensor
             ``[B]`` integer steps.
+        y0 : torch.Tensor or None
+            ``[B, D]`` input embeddings before the forward noise (diffusion
+            space); needed by ``prediction="residual"``.
 
         Returns
         -------
@@ -334,6 +358,12 @@ class SEEDDiffusion(nn.Module):
         out = model(y_t, t)
         if self.prediction == "sample":
             x0 = out
+        elif self.prediction == "residual":
+            if y0 is None:
+                raise ValueError(
+                    'prediction="residual" needs the input embedding y0.'
+                )
+            x0 = y0 + out
         else:
             abar = self._abar(t, y_t)
             if self.prediction == "epsilon":
@@ -348,7 +378,8 @@ class SEEDDiffusion(nn.Module):
     ):
         """SEED's cross-embedding loss for paired (clean, input) embeddings.
 
-        ``t ~ U{0..T-1}``, ``y_t = q_sample(to_space(inputs), t, eps)``;
+        ``t ~ U{0..max_train_t-1}``,
+        ``y_t = q_sample(to_space(inputs), t, eps)``;
         the denoiser's output on ``(y_t, t)`` is regressed onto the target
         of the chosen prediction type (the clean embedding for ``sample``).
 
@@ -389,7 +420,7 @@ class SEEDDiffusion(nn.Module):
         gen_device = generator.device if generator is not None else x0.device
         t = torch.randint(
             0,
-            self.num_timesteps,
+            self.max_train_t,
             (batch,),
             generator=generator,
             device=gen_device,
@@ -397,7 +428,7 @@ class SEEDDiffusion(nn.Module):
         eps = _randn(y0.shape, generator, y0.device, y0.dtype)
         y_t = self.q_sample(y0, t, eps)
         pred = model(y_t, t)
-        goal = self._targets(x0, y_t, t)
+        goal = self._targets(x0, y_t, t, y0)
         if self.loss == "l1":
             err = F.l1_loss(pred, goal, reduction="none")
         elif self.loss == "l2":
@@ -442,7 +473,8 @@ class SEEDDiffusion(nn.Module):
         y0 = self.to_space(emb)
         steps = torch.full((y0.shape[0],), int(t), device=y0.device)
         eps = self._noise(y0, generator, noise)
-        return self.predict_x0(model, self.q_sample(y0, steps, eps), steps)
+        y_t = self.q_sample(y0, steps, eps)
+        return self.predict_x0(model, y_t, steps, y0)
 
     def ddim(
         self,
@@ -499,7 +531,7 @@ class SEEDDiffusion(nn.Module):
         x = self.q_sample(y0, steps, eps)
         for i, t in enumerate(ts):
             steps = torch.full((x.shape[0],), t, device=x.device)
-            x0 = self.predict_x0(model, x, steps)
+            x0 = self.predict_x0(model, x, steps, y0)
             if i == len(ts) - 1:
                 return x0
             abar = self._abar(steps, x)
@@ -530,6 +562,8 @@ class SEEDDiffusion(nn.Module):
         num_draws=1,
         generator=None,
         noise=None,
+        correction_threshold=0.0,
+        centre=None,
     ):
         """Enhanced embeddings for scoring (the SEED inference path).
 
@@ -555,6 +589,14 @@ class SEEDDiffusion(nn.Module):
             ``[num_draws, B, D]`` forward noise to use instead of drawing it
             (lets a caller seed each utterance on its own, so that its
             enhanced embedding does not depend on the batch it is in).
+        correction_threshold : float
+            Soft threshold on the correction ``x0 - y0`` (diffusion space):
+            a correction of norm ``n`` is scaled by ``max(0, 1 - c / n)``,
+            so that the small corrections the denoiser makes to clean
+            input vanish and large ones (corruption) stay. 0 keeps all.
+        centre : torch.Tensor or None
+            ``[D]`` mean of enhanced clean embeddings, removed from the
+            (unit-length) output, which is then normalised again.
 
         Returns
         -------
@@ -583,9 +625,84 @@ class SEEDDiffusion(nn.Module):
                 x0 = self.ddim(model, emb, t, num_steps, generator, noise=eps)
             estimates.append(x0)
         x0 = torch.stack(estimates).mean(0)
+        if float(correction_threshold) > 0.0:
+            y0 = self.to_space(emb)
+            delta = x0 - y0
+            size = delta.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+            keep = (1.0 - float(correction_threshold) / size).clamp(min=0.0)
+            x0 = y0 + keep * delta
         if ensemble_weight == 1.0:
-            return self.from_space(x0)
-        mixed = (1.0 - ensemble_weight) * F.normalize(
-            emb.float(), dim=-1
-        ) + ensemble_weight * F.normalize(x0, dim=-1)
-        return F.normalize(mixed, dim=-1)
+            out = self.from_space(x0)
+        else:
+            mixed = (1.0 - ensemble_weight) * F.normalize(
+                emb.float(), dim=-1
+            ) + ensemble_weight * F.normalize(x0, dim=-1)
+            out = F.normalize(mixed, dim=-1)
+        if centre is not None:
+            out = centre_embeddings(out, centre)
+        return out
+
+    @torch.no_grad()
+    def correction_norms(self, model, emb, t=50, noise=None):
+        """Norms of the one-step corrections ``x0 - y0`` (diffusion space).
+
+        What :meth:`enhance`'s ``correction_threshold`` is compared with;
+        measured on clean training views to set it.
+
+        Arguments
+        ---------
+        model : torch.nn.Module
+            Denoiser (in eval mode).
+        emb : torch.Tensor
+            ``[B, D]`` encoder embeddings.
+        t : int
+            Sampling step.
+        noise : torch.Tensor or None
+            ``[B, D]`` forward noise.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B]`` norms.
+
+        Example
+        -------
+        >>> from seed_brain.lobes import RDMMLP
+        >>> d = SEEDDiffusion(prediction="residual")
+        >>> d.correction_norms(RDMMLP(4), torch.randn(3, 4)).tolist()
+        [0.0, 0.0, 0.0]
+        """
+        x0 = self.one_step(model, emb, t, noise=noise)
+        return (x0 - self.to_space(emb)).norm(dim=-1)
+
+
+def centre_embeddings(emb, centre):
+    """Unit-length ``emb`` minus ``centre``, normalised again.
+
+    Centring with the mean of clean training embeddings removes the
+    direction that every embedding shares (GE2E's entries are all
+    positive), which otherwise raises the cosine of different speakers.
+    The recipe centres the frozen encoder's embeddings (with their own
+    mean) when it centres SEED's, so that both are scored alike.
+
+    Arguments
+    ---------
+    emb : torch.Tensor
+        ``[B, D]`` embeddings.
+    centre : torch.Tensor
+        ``[D]`` mean of unit-length embeddings.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, D]`` unit-length centred embeddings.
+
+    Example
+    -------
+    >>> emb = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    >>> out = centre_embeddings(emb, torch.tensor([0.5, 0.5]))
+    >>> [[round(v, 4) for v in row] for row in out.tolist()]
+    [[0.7071, 0.7071], [0.7071, -0.7071]]
+    """
+    centred = F.normalize(emb.float(), dim=-1) - centre.to(emb.device)
+    return F.normalize(centred, dim=-1)

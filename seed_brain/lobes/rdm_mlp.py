@@ -136,6 +136,21 @@ class RDMMLP(nn.Module):
         self.out_norm = nn.LayerNorm(hidden, eps=1e-6)
         self.out_act = nn.SiLU()
         self.output_proj = ZeroInitLinear(hidden, embed_dim)
+        # Calibration of the enhancement, measured on clean training views
+        # after training (SEEDBrain.calibrate), kept with the weights so
+        # that the recipe and an exported model enhance alike: corrections
+        # up to this norm are shrunk to zero (soft threshold), and this
+        # mean of the enhanced clean embeddings is removed before scoring.
+        # Zeros (the default, and what older checkpoints load as) change
+        # nothing.
+        self.register_buffer("correction_threshold", torch.zeros(()))
+        self.register_buffer("output_mean", torch.zeros(embed_dim))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the calibration buffers existed.
+        for name in ("correction_threshold", "output_mean"):
+            state_dict.setdefault(prefix + name, getattr(self, name).clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x_t, t):
         """Predicts from noised embeddings and their diffusion steps.
