@@ -32,8 +32,9 @@ except ImportError:  # run from a checkout without installing the package
 
 HEADER = (
     "| run | dev noisy EER % | dev clean EER % | test clean EER % | "
-    "test mean noisy EER % | rel. change [95 % CI] | mean noisy minDCF |\n"
-    "|---|---:|---:|---:|---:|---:|---:|\n"
+    "test mean noisy EER % | rel. change [95 % CI] | mean noisy minDCF | "
+    "held-out short clean EER % | held-out short mean noisy EER % |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 )
 
 
@@ -42,6 +43,23 @@ def _pair(entry):
     if not entry:
         return "-"
     return f"{entry['baseline']['eer']:.2f} -> {entry['seed']['eer']:.2f}"
+
+
+def _short_cells(entry):
+    """Clean and mean noisy EER cells of the held-out short test set."""
+    if not entry:
+        return ["-", "-"]
+    rows = summarise_conditions(entry["conditions"])
+    clean = next((r for r in rows if r["name"] == "clean"), None)
+    mean = next((r for r in rows if r["name"] == "mean (noisy)"), None)
+    return [
+        "-"
+        if clean is None
+        else f"{clean['baseline_eer']:.2f} -> {clean['seed_eer']:.2f}",
+        "-"
+        if mean is None
+        else f"{mean['baseline_eer']:.2f} -> {mean['seed_eer']:.2f}",
+    ]
 
 
 def table_row(label, results):
@@ -64,9 +82,12 @@ def table_row(label, results):
     >>> cond = lambda name, b, s: {"name": name, "n_target": 1,
     ...     "n_nontarget": 9, "baseline": {"eer": b, "min_dcf": 0.5},
     ...     "seed": {"eer": s, "min_dcf": 0.4}}
-    >>> table_row("x", {"conditions": [cond("clean", 1.0, 1.0),
-    ...                                cond("noise", 20.0, 15.0)]})
-    '| x | - | - | 1.000 -> 1.000 | 20.00 -> 15.00 | -25.0 % | 0.500 -> 0.400 |'
+    >>> row = table_row("x", {"conditions": [cond("clean", 1.0, 1.0),
+    ...                                      cond("noise", 20.0, 15.0)]})
+    >>> row.split(" | ")[3:7]
+    ['1.000 -> 1.000', '20.00 -> 15.00', '-25.0 %', '0.500 -> 0.400']
+    >>> row.split(" | ")[7:]
+    ['-', '- |']
     """
     rows = summarise_conditions(results["conditions"])
     clean = next((r for r in rows if r["name"] == "clean"), None)
@@ -87,6 +108,7 @@ def table_row(label, results):
         f"{mean['baseline_eer']:.2f} -> {mean['seed_eer']:.2f}",
         change,
         f"{mean['baseline_min_dcf']:.3f} -> {mean['seed_min_dcf']:.3f}",
+        *_short_cells((results.get("test_sets") or {}).get("heldout_short")),
     ]
     return "| " + " | ".join(cells) + " |"
 

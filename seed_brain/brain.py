@@ -379,8 +379,9 @@ class SEEDBrain(sb.Brain):
           small as those of clean speech are shrunk to zero;
         - ``output_mean``: the mean of its enhanced clean embeddings when
           ``centre_embeddings`` is on; the frozen encoder's embeddings are
-          then centred with their own mean (``baseline_mean``), so that
-          both systems are scored with the same backend.
+          then centred with their own mean (``input_mean``, also
+          ``baseline_mean``), so that both systems are scored with the
+          same backend.
 
         Label-free: only clean views of the training speech are used. The
         values are buffers of the denoiser, so the checkpoint and the
@@ -398,6 +399,7 @@ class SEEDBrain(sb.Brain):
         emb = emb.to(self.device).float()
         denoiser.correction_threshold.zero_()
         denoiser.output_mean.zero_()
+        denoiser.input_mean.zero_()
         quantile = self._hp("correction_quantile")
         was_training = denoiser.training
         denoiser.eval()
@@ -420,9 +422,10 @@ class SEEDBrain(sb.Brain):
             denoiser.output_mean.copy_(
                 torch.nn.functional.normalize(out, dim=-1).mean(0)
             )
-            self.baseline_mean = (
-                torch.nn.functional.normalize(emb, dim=-1).mean(0).cpu()
+            denoiser.input_mean.copy_(
+                torch.nn.functional.normalize(emb, dim=-1).mean(0)
             )
+            self.baseline_mean = denoiser.input_mean.detach().cpu().clone()
         if was_training:
             denoiser.train()
         self._centre_baseline = (

@@ -407,6 +407,8 @@ def score_trials_file(
             [cache[keys[n]][0] for n in names] if ids == "content" else names
         )
         base = _enhance_all(model, base, noise_ids)
+    else:  # the encoder alone, with the run's backend (centring)
+        base = model.baseline_embeddings(base)
     labels, scores = score_trials(dict(zip(names, base)), trials)
     write_file_atomic(
         out,

@@ -702,7 +702,11 @@ def _threshold(model, folder, enhance):
         if any(uid not in row for uid in needed):
             continue
         base = blob["emb"][[row[u] for u in needed]].float()
-        emb = model.enhance_embeddings(base, needed) if enhance else base
+        emb = (
+            model.enhance_embeddings(base, needed)
+            if enhance
+            else model.baseline_embeddings(base)
+        )
         table = dict(zip(needed, emb.cpu()))
         labels, scores = score_trials(table, trials)
         if labels.min() == labels.max():

@@ -713,7 +713,9 @@ class SEEDSpeakerRecognition(Pretrained):
             ``[B]`` relative lengths (SpeechBrain convention); None means
             every item spans the whole tensor.
         enhance : bool
-            True: SEED-enhanced embeddings; False: the encoder's own.
+            True: SEED-enhanced embeddings; False: the encoder's own, as
+            they are (what :meth:`enhance_embeddings` takes; scoring them
+            as the recipe's baseline does is :meth:`baseline_embeddings`).
         ids : list of str or None
             Ids seeding the forward noise of each item (see the module
             docstring); None: :meth:`waveform_ids`.
@@ -745,6 +747,30 @@ class SEEDSpeakerRecognition(Pretrained):
         if enhance:
             emb = self.enhance_embeddings(emb, ids)
         return F.normalize(emb, dim=-1) if normalize else emb
+
+    def baseline_embeddings(self, emb):
+        """The frozen encoder's embeddings with the run's backend.
+
+        Centred with the clean training mean the run recorded
+        (``input_mean`` of the denoiser) when it centred its embeddings,
+        as the recipe's baseline is scored; unchanged otherwise.
+
+        Arguments
+        ---------
+        emb : torch.Tensor
+            ``[B, D]`` encoder embeddings.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, D]`` embeddings.
+        """
+        mean = getattr(self.mods.denoiser, "input_mean", None)
+        if mean is None or not bool(mean.any()):
+            return emb
+        from seed_brain.diffusion import centre_embeddings
+
+        return centre_embeddings(emb, mean)
 
     def forward(self, wavs, wav_lens=None):
         """Same as :meth:`encode_batch` (enhanced embeddings)."""
@@ -838,6 +864,9 @@ class SEEDSpeakerRecognition(Pretrained):
             threshold = self.threshold if enhance else self.threshold_baseline
         emb1 = self.encode_batch(wavs1, wav1_lens, enhance=enhance)
         emb2 = self.encode_batch(wavs2, wav2_lens, enhance=enhance)
+        if not enhance:  # the baseline, with the run's backend
+            emb1 = self.baseline_embeddings(emb1)
+            emb2 = self.baseline_embeddings(emb2)
         score = self.cosine(emb1, emb2)
         return score, score > threshold
 

@@ -52,6 +52,16 @@ def test_table_from_results_folders(tmp_path, capsys):
             "n_conditions": 1,
             "n_valid": 10,
         },
+        "test_sets": {
+            "heldout_short": {
+                "n_target": 1,
+                "n_nontarget": 9,
+                "conditions": [
+                    _cond("clean", 2.5, 2.4),
+                    _cond("noise", 16.0, 11.0),
+                ],
+            }
+        },
     }
     write_results(a, tmp_path / "a")
     b = {"backbone": "x", "conditions": [_cond("noise", 20.0, 15.0)]}
@@ -61,10 +71,11 @@ def test_table_from_results_folders(tmp_path, capsys):
     assert lines[0].startswith("| run |") and len(lines) == 4
     assert lines[2] == (
         "| A=1 | 18.00 -> 10.00 | 1.90 -> 2.00 | 0.300 -> 0.200 | "
-        "20.00 -> 13.00 | -35.0 % [-38.0, -31.5] | 0.800 -> 0.600 |"
+        "20.00 -> 13.00 | -35.0 % [-38.0, -31.5] | 0.800 -> 0.600 | "
+        "2.50 -> 2.40 | 16.00 -> 11.00 |"
     )
     assert lines[3] == (
-        "| B | - | - | - | 20.00 -> 15.00 | -25.0 % | 0.800 -> 0.600 |"
+        "| B | - | - | - | 20.00 -> 15.00 | -25.0 % | 0.800 -> 0.600 | - | - |"
     )
     with pytest.raises(SystemExit):
         ablation_table.main([f"C={tmp_path / 'missing'}"])

@@ -485,11 +485,14 @@ def test_export_folder(seed_run):
     assert not all(torch.equal(v, trained[k]) for k, v in denoiser.items())
 
     readme = (folder / "README.md").read_text()
+    prepared = json.loads(
+        (seed_run["run"] / "data" / "prepared.json").read_text()
+    )
     for needle in (
         "GE2E (resemblyzer 0.1.4 weights)",
         "t = 50",
         str(seed_run["root"] / "clean"),
-        "17 training utterances",
+        f"{prepared['n_train_utterances']} training utterances",
         "| reverb_noise_5dB |",
         "EMA weights",
     ):

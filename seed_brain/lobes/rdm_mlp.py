@@ -140,15 +140,17 @@ class RDMMLP(nn.Module):
         # after training (SEEDBrain.calibrate), kept with the weights so
         # that the recipe and an exported model enhance alike: corrections
         # up to this norm are shrunk to zero (soft threshold), and this
-        # mean of the enhanced clean embeddings is removed before scoring.
+        # mean of the enhanced clean embeddings is removed before scoring
+        # (input_mean: the frozen encoder's own, for its baseline scores).
         # Zeros (the default, and what older checkpoints load as) change
         # nothing.
         self.register_buffer("correction_threshold", torch.zeros(()))
         self.register_buffer("output_mean", torch.zeros(embed_dim))
+        self.register_buffer("input_mean", torch.zeros(embed_dim))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints written before the calibration buffers existed.
-        for name in ("correction_threshold", "output_mean"):
+        for name in ("correction_threshold", "output_mean", "input_mean"):
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
