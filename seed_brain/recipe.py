@@ -1429,7 +1429,14 @@ def check_overrides(hparams_file, overrides):
         return
     loader = ruamel.yaml.YAML()
     if isinstance(overrides, str):
-        overrides = loader.load(overrides) or {}
+        try:
+            overrides = loader.load(overrides) or {}
+        except ruamel.yaml.constructor.DuplicateKeyError as err:
+            key = getattr(err, "problem", "") or str(err)
+            raise ValueError(
+                f"An option is given twice on the command line ({key}): "
+                "keep one --key=value for each key."
+            ) from None
     with open(hparams_file, encoding="utf-8") as fin:
         keys = list(loader.load(fin) or {})
     unknown = [k for k in overrides if k not in keys]

@@ -599,3 +599,12 @@ def test_second_train_py_on_a_held_folder_stops_at_once(tmp_path):
 def test_error_line_is_one_line():
     err = ValueError("first\nsecond   third")
     assert errors.error_line("p", err) == "p: error: first second third"
+
+
+def test_option_given_twice_is_a_clear_error():
+    from seed_brain.recipe import check_overrides
+
+    with pytest.raises(ValueError, match="given twice.*seed"):
+        check_overrides(
+            str(ROOT / "hparams" / "seed_ge2e.yaml"), "seed: 1\nseed: 2\n"
+        )
