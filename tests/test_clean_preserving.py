@@ -216,7 +216,7 @@ def test_clean_pair_weight_weights_the_clean_pairs():
         batch.emb.data[:, 1:].reshape(-1, 8),
         generator=torch.Generator().manual_seed(0),
         reduction="none",
-    )
+    ).detach()
     clean, noisy = per.reshape(4, 2)[:, 0], per.reshape(4, 2)[:, 1]
     expected = (10 * clean.sum() + noisy.sum()) / (10 * 4 + 4)
     assert float(losses[10.0]) == pytest.approx(float(expected), rel=1e-5)
