@@ -182,6 +182,41 @@ def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
     )
 
 
+def baseline_with_backend(denoiser, emb):
+    """The frozen encoder's embeddings, scored as SEED's are.
+
+    Centred with the clean training mean that calibration recorded in the
+    denoiser (``input_mean``) when the run centred its embeddings,
+    unchanged otherwise. Shared by :class:`SEEDBrain` and the pretrained
+    interface, so that both score the baseline alike.
+
+    Arguments
+    ---------
+    denoiser : torch.nn.Module
+        The (calibrated) denoiser.
+    emb : torch.Tensor
+        ``[B, D]`` encoder embeddings.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, D]`` embeddings.
+
+    Example
+    -------
+    >>> from seed_brain.lobes import RDMMLP
+    >>> emb = torch.randn(2, 4)
+    >>> torch.equal(baseline_with_backend(RDMMLP(4), emb), emb)
+    True
+    """
+    mean = getattr(denoiser, "input_mean", None)
+    if mean is None or not bool(mean.any()):
+        return emb
+    from seed_brain.diffusion import centre_embeddings
+
+    return centre_embeddings(emb, mean)
+
+
 class SEEDBrain(sb.Brain):
     """Brain for SEED over a frozen speaker encoder.
 
@@ -234,7 +269,6 @@ class SEEDBrain(sb.Brain):
         self.stored = {}
         self.baseline_dev_eer = None
         self.calibration_emb = None  # see calibrate()
-        self._centre_baseline = None
         self.embedding_dim = self._check_embedding_dim()
 
     def _check_embedding_dim(self):
@@ -263,6 +297,25 @@ class SEEDBrain(sb.Brain):
         if ema is not None and self._hp("use_ema", True):
             return ema.module
         return self.modules.denoiser
+
+    @property
+    def inference_denoiser(self):
+        """:attr:`eval_denoiser` without its DDP wrapper (no collectives)."""
+        denoiser = self.eval_denoiser
+        if isinstance(denoiser, torch.nn.parallel.DistributedDataParallel):
+            return denoiser.module
+        return denoiser
+
+    @property
+    def baseline_mean(self):
+        """The encoder's clean training mean the baseline is centred with.
+
+        ``None`` when the run does not centre (see :meth:`calibrate`).
+        """
+        mean = getattr(self.inference_denoiser, "input_mean", None)
+        if mean is None or not bool(mean.any()):
+            return None
+        return mean.detach().cpu().clone()
 
     def encode(self, wavs, wav_lens=None, names=None):
         """Frozen-encoder embeddings ``[B, D]`` (no gradients, eval mode).
@@ -318,9 +371,7 @@ class SEEDBrain(sb.Brain):
         torch.Tensor
             ``[B, D]`` enhanced embeddings.
         """
-        denoiser = self.eval_denoiser
-        if isinstance(denoiser, torch.nn.parallel.DistributedDataParallel):
-            denoiser = denoiser.module  # no collective calls at inference
+        denoiser = self.inference_denoiser
         was_training = denoiser.training
         if was_training:  # train()/eval() walk every submodule: ~1 ms
             denoiser.eval()
@@ -388,13 +439,9 @@ class SEEDBrain(sb.Brain):
         exported model carry them.
         """
         calib = getattr(self, "calibration_emb", None)
-        denoiser = self.eval_denoiser
-        if isinstance(denoiser, torch.nn.parallel.DistributedDataParallel):
-            denoiser = denoiser.module
+        denoiser = self.inference_denoiser
         if calib is None or not hasattr(denoiser, "output_mean"):
             return
-        from seed_brain.diffusion import centre_embeddings
-
         ids, emb = calib
         emb = emb.to(self.device).float()
         denoiser.correction_threshold.zero_()
@@ -413,7 +460,6 @@ class SEEDBrain(sb.Brain):
             denoiser.correction_threshold.fill_(
                 float(torch.quantile(norms.double(), float(quantile)))
             )
-        self.baseline_mean = None
         if self._hp("centre_embeddings", False):
             with torch.no_grad():
                 out = enhance_with_ids(
@@ -425,14 +471,8 @@ class SEEDBrain(sb.Brain):
             denoiser.input_mean.copy_(
                 torch.nn.functional.normalize(emb, dim=-1).mean(0)
             )
-            self.baseline_mean = denoiser.input_mean.detach().cpu().clone()
         if was_training:
             denoiser.train()
-        self._centre_baseline = (
-            None
-            if self.baseline_mean is None
-            else (lambda x, m=self.baseline_mean: centre_embeddings(x, m))
-        )
 
     def compute_forward(self, batch, stage):
         """Training: ``[B, V, D]`` view embeddings; else enhanced ``[B, D]``."""
@@ -504,9 +544,10 @@ class SEEDBrain(sb.Brain):
         """Enhances a batch of stored embeddings and keeps both versions."""
         with torch.no_grad(), self.evaluation_ctx:
             enhanced = self.compute_forward(batch, stage)
-        base = batch.emb.data.float().cpu()
-        if getattr(self, "_centre_baseline", None) is not None:
-            base = self._centre_baseline(base)  # the same backend as SEED
+        # The same backend as SEED's (centring, when the run centres).
+        base = baseline_with_backend(
+            self.inference_denoiser, batch.emb.data.float().cpu()
+        )
         enhanced = enhanced.float().cpu()
         for i, uid in enumerate(batch.id):
             self.stored[uid] = (base[i], enhanced[i])

@@ -48,7 +48,7 @@ from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import fetch
 
 from seed_brain.audio import load_audio
-from seed_brain.brain import enhance_with_ids
+from seed_brain.brain import baseline_with_backend, enhance_with_ids
 from seed_brain.errors import ModelFileError, UserError
 
 logger = logging.getLogger(__name__)
@@ -765,12 +765,7 @@ class SEEDSpeakerRecognition(Pretrained):
         torch.Tensor
             ``[B, D]`` embeddings.
         """
-        mean = getattr(self.mods.denoiser, "input_mean", None)
-        if mean is None or not bool(mean.any()):
-            return emb
-        from seed_brain.diffusion import centre_embeddings
-
-        return centre_embeddings(emb, mean)
+        return baseline_with_backend(self.mods.denoiser, emb)
 
     def forward(self, wavs, wav_lens=None):
         """Same as :meth:`encode_batch` (enhanced embeddings)."""

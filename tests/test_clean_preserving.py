@@ -192,7 +192,7 @@ def test_no_calibration_without_settings():
     brain.calibrate()
     assert float(brain.modules.denoiser.correction_threshold) == 0.0
     assert not brain.modules.denoiser.output_mean.any()
-    assert brain._centre_baseline is None
+    assert brain.baseline_mean is None
 
 
 def test_clean_pair_weight_weights_the_clean_pairs():
