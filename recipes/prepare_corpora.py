@@ -39,6 +39,7 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from seed_brain import corpora
+from seed_brain.utils.files import write_json
 
 CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -158,7 +159,7 @@ def prepare(
         args.append(f"--rir_folder={summary['rirs']['folder']}")
     summary["train_args"] = args
     os.makedirs(data_root, exist_ok=True)
-    corpora._write_json(os.path.join(data_root, "corpora.json"), summary)
+    write_json(os.path.join(data_root, "corpora.json"), summary)
     return summary
 
 

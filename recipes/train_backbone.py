@@ -51,6 +51,7 @@ except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from seed_brain import corpora, dataprep
 from seed_brain.encoders import export_ecapa, export_voxceleb_trainer
+from seed_brain.utils.files import read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def export(hparams, brain, train_data, labels, overrides):
         raise RuntimeError("No checkpoint to export: training did not run.")
     folder = hparams["export_folder"]
     record_path = os.path.join(folder, "backbone.json")
-    record = corpora._read_json(record_path)
+    record = read_json(record_path)
     if record is not None and record.get("checkpoint") == str(best.path):
         logger.info("%s already holds %s; nothing to export.", folder, best)
         return record
@@ -268,7 +269,7 @@ def export(hparams, brain, train_data, labels, overrides):
         "seed_args": seed_args,
         "overrides": overrides,
     }
-    corpora._write_json(record_path, record)
+    write_json(record_path, record)
     logger.info(
         "Exported %s to %s. Use it with:\n  python train.py %s %s",
         best,

@@ -18,7 +18,6 @@ Authors
 """
 
 import contextlib
-import json
 import logging
 import os
 import zlib
@@ -30,7 +29,6 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
-from tqdm import tqdm
 
 from seed_brain.audio import load_audio
 from seed_brain.distributed import (
@@ -39,6 +37,8 @@ from seed_brain.distributed import (
     gather_missing_on_main,
     rank_and_world,
 )
+from seed_brain.utils.files import file_key, save_torch
+from seed_brain.utils.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -842,7 +842,7 @@ class SEEDBrain(sb.Brain):
                 uid: emb
                 for uid, emb, key in zip(blob["ids"], blob["emb"], blob["keys"])
                 if uid in items
-                and key == _file_key(items[uid])
+                and key == file_key(items[uid])
                 and emb.shape[-1] == self.embedding_dim  # same encoder size
             }
         todo = [uid for uid in items if uid not in cached]
@@ -865,10 +865,10 @@ class SEEDBrain(sb.Brain):
                 for start in range(0, len(todo), batch_size)
             ][rank::world]
             new = {}
-            with tqdm(
+            with progress(
                 total=sum(len(chunk) for chunk in batches),
                 desc=desc,
-                dynamic_ncols=True,
+                always=True,
                 disable=rank != 0,
             ) as bar:
                 for chunk in batches:
@@ -896,30 +896,16 @@ class SEEDBrain(sb.Brain):
             cached.update(gather_dict(new))
             if cache_path and sb.utils.distributed.if_main_process():
                 ids = sorted(cached)
-                _atomic_save(
+                save_torch(
                     {
                         "ids": ids,
                         "emb": torch.stack([cached[u] for u in ids]),
-                        "keys": [_file_key(items[u]) for u in ids],
+                        "keys": [file_key(items[u]) for u in ids],
                     },
                     cache_path,
                 )
             sb.utils.distributed.ddp_barrier()
         return {uid: cached[uid] for uid in items}
-
-
-def _file_key(path):
-    """Identifies a file version: path, size and modification time."""
-    stat = os.stat(path)
-    return f"{os.path.abspath(path)}|{stat.st_size}|{int(stat.st_mtime)}"
-
-
-def _atomic_save(obj, path):
-    """``torch.save`` to a temporary name, then rename."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def embeddings_dataset(embeddings):
@@ -943,14 +929,6 @@ def embeddings_dataset(embeddings):
     """
     data = {uid: {"emb": emb} for uid, emb in embeddings.items()}
     return sb.dataio.dataset.DynamicItemDataset(data, output_keys=["id", "emb"])
-
-
-def save_json(obj, path):
-    """Writes JSON atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fout:
-        json.dump(obj, fout, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def _checkpoint_problem(path, required):

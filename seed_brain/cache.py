@@ -43,6 +43,7 @@ from tqdm import tqdm
 from seed_brain.audio import load_audio
 from seed_brain.distributed import barrier, rank_and_world
 from seed_brain.errors import disk_space
+from seed_brain.utils.files import write_json
 
 #: Advice in the error of a full disk.
 _MOVE = "point cache_folder elsewhere"
@@ -169,16 +170,7 @@ class ViewCache:
         return done
 
     def _write_json(self, obj, path):
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            with disk_space(self.folder, None, "the cache index", _MOVE):
-                with open(tmp, "w", encoding="utf-8") as fout:
-                    json.dump(obj, fout, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        write_json(path, obj, None, "the cache index", _MOVE, if_changed=False)
 
     def _create_array(self, shape):
         """Creates ``views.f32`` with its blocks reserved on the disk.

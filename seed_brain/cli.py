@@ -37,13 +37,9 @@ import sys
 
 import torch
 
-from seed_brain.errors import (
-    UserError,
-    debug_requested,
-    run_main,
-    save_torch_atomic,
-    write_file_atomic,
-)
+from seed_brain.errors import UserError, debug_requested, run_main
+from seed_brain.utils.files import file_key, save_torch, write_text
+from seed_brain.utils.progress import progress
 
 __all__ = ["build_parser", "main", "score_trials_file"]
 
@@ -73,17 +69,6 @@ def _load_model(args):
     )
 
 
-def _atomic_save(obj, path):
-    """``torch.save`` to a temporary file, then a rename (never partial)."""
-    save_torch_atomic(obj, path)
-
-
-def _file_key(path):
-    """Identifies a file version: absolute path, size, modification time."""
-    stat = os.stat(path)
-    return f"{os.path.abspath(path)}|{stat.st_size}|{int(stat.st_mtime)}"
-
-
 def _fingerprint(model):
     """Hash of what makes encoder embeddings: weights and sample rate."""
     digest = hashlib.sha1(f"sr={model.sample_rate}".encode())
@@ -92,22 +77,6 @@ def _fingerprint(model):
         data = value.detach().cpu().contiguous().reshape(-1)
         digest.update(data.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def _progress(total, desc):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, dynamic_ncols=True, file=sys.stderr)
-
-
-class _NoBar:
-    """Stands in for a progress bar when there is nothing to do."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
     def update(self, n):
         """Does nothing."""
@@ -152,7 +121,7 @@ def _cmd_embed(args):
         if not os.path.isfile(path):
             raise CLIError(f"audio file '{path}' not found.")
     base, content = [None] * len(paths), [None] * len(paths)
-    with _progress(len(paths), "embed") as bar:
+    with progress(total=len(paths), desc="embed", always=True) as bar:
         for chunk, ids, emb in model.iter_encode_files(paths, args.batch_size):
             for i, uid, e in zip(chunk, ids, emb):
                 base[i], content[i] = e, uid
@@ -161,7 +130,7 @@ def _cmd_embed(args):
     emb = torch.stack(base)
     if not args.no_enhance:
         emb = _enhance_all(model, emb, ids)
-    _atomic_save(
+    save_torch(
         {
             "format": EMB_FORMAT,
             "ids": ids,
@@ -242,7 +211,7 @@ def _cmd_enhance(args):
         result = dict(blob)
         result.update(emb=out, ids=list(ids), enhanced=True)
         result.setdefault("format", EMB_FORMAT)
-    _atomic_save(result, args.out)
+    save_torch(result, args.out)
     print(f"wrote {out.shape[0]} SEED-enhanced embeddings to {args.out}")
     return 0
 
@@ -267,7 +236,7 @@ def _save_cache(path, fingerprint, cache):
     keys = sorted(cache)
     if not keys:
         return
-    _atomic_save(
+    save_torch(
         {
             "format": CACHE_FORMAT,
             "encoder": fingerprint,
@@ -378,7 +347,7 @@ def score_trials_file(
     trials = read_trials(trials_path, root=audio_root)
     names = sorted({t[1] for t in trials} | {t[2] for t in trials})
     full = {n: os.path.join(audio_root, n) for n in names}
-    keys = {n: _file_key(full[n]) for n in names}
+    keys = {n: file_key(full[n]) for n in names}
     cache_path = f"{out}.embeddings.pt"
     fingerprint = _fingerprint(model)
     cache = _load_cache(cache_path, fingerprint)
@@ -388,7 +357,7 @@ def score_trials_file(
         f"{cache_path}, {len(todo)} to compute"
     )
     try:
-        with _progress(len(todo), "embed") if todo else _NoBar() as bar:
+        with progress(total=len(todo), desc="embed", always=True) as bar:
             batches = model.iter_encode_files(
                 [full[n] for n in todo], batch_size
             )
@@ -410,7 +379,7 @@ def score_trials_file(
     else:  # the encoder alone, with the run's backend (centring)
         base = model.baseline_embeddings(base)
     labels, scores = score_trials(dict(zip(names, base)), trials)
-    write_file_atomic(
+    write_text(
         out,
         "".join(
             f"{score:.6f} {label} {enrol} {test}\n"

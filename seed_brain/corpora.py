@@ -32,7 +32,6 @@ Authors
 """
 
 import csv
-import json
 import logging
 import math
 import os
@@ -45,6 +44,7 @@ from seed_brain import dataprep
 from seed_brain.audio import audio_info, load_audio, write_audio
 from seed_brain.download import download, extract
 from seed_brain.textio import list_lines
+from seed_brain.utils.files import read_json, write_json, write_text
 
 __all__ = [
     "VOX1_O_URL",
@@ -69,21 +69,6 @@ VOX1_O_URL = (
 VOX1_O_COUNTS = (18802, 18809)
 VCMIX_COUNTS = (18802, 140734)
 AUGMENT_HEADER = dataprep.AUGMENT_HEADER
-
-_write_text = dataprep._write_text_atomic
-
-
-def _write_json(path, obj):
-    return _write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
-
-
-def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as fin:
-            return json.load(fin)
-    except (OSError, ValueError):
-        return None
-
 
 # ---------------------------------------------------------------------------
 # Trials
@@ -298,7 +283,7 @@ def prepare_voxceleb1_o(
         lines = [f"{lab} {a} {b}\n" for lab, a, b in listed]
     out = os.path.join(out_folder, "vox1_o_trials.txt")
     counts = _counts(listed)
-    wrote = _write_text(out, "".join(lines))
+    wrote = write_text(out, "".join(lines))
     info = {
         "test_folder": test_folder,
         "trials": os.path.abspath(out),
@@ -307,7 +292,7 @@ def prepare_voxceleb1_o(
         "n_nontarget": counts[1],
         "n_files": len(resolved),
     }
-    wrote |= _write_json(os.path.join(out_folder, "vox1_o.json"), info)
+    wrote |= write_json(os.path.join(out_folder, "vox1_o.json"), info)
     _log_counts("VoxCeleb1-O", counts, VOX1_O_COUNTS, out, wrote)
     return info
 
@@ -477,7 +462,7 @@ def prepare_vcmix(
                 "which the 'label enrol test' format cannot hold: rename it."
             )
     out = os.path.join(out_folder, "vcmix_trials.txt")
-    wrote |= _write_text(out, "".join(lines))
+    wrote |= write_text(out, "".join(lines))
     counts = (len(targets), len(nontargets))
     info = {
         "test_folder": test_folder,
@@ -485,7 +470,7 @@ def prepare_vcmix(
         "n_target": counts[0],
         "n_nontarget": counts[1],
     }
-    wrote |= _write_json(os.path.join(out_folder, "vcmix.json"), info)
+    wrote |= write_json(os.path.join(out_folder, "vcmix.json"), info)
     _log_counts("VC-Mix", counts, VCMIX_COUNTS, out, wrote)
     return info
 
@@ -612,7 +597,7 @@ def prepare_clean_corpus(
     folder = os.path.abspath(folder)
     csv_path = os.path.join(manifests, f"{name}.csv")
     record_path = os.path.join(manifests, f"{name}.json")
-    record = _read_json(record_path)
+    record = read_json(record_path)
     wanted = {"folder": folder, "min_duration": float(min_duration)}
     if (
         record is not None
@@ -631,7 +616,7 @@ def prepare_clean_corpus(
         files=len(rows),
         hours=round(hours, 3),
     )
-    _write_json(record_path, record)
+    write_json(record_path, record)
     logger.info("%s: %d files, %.1f h in %s.", name, len(rows), hours, folder)
     return record
 
@@ -673,7 +658,7 @@ def _augment_rows(files, root, convert_folder, sample_rate):
 
 
 def _write_augment_csv(csv_path, rows):
-    return _write_text(csv_path, dataprep._csv_text(AUGMENT_HEADER, rows))
+    return write_text(csv_path, dataprep._csv_text(AUGMENT_HEADER, rows))
 
 
 def _babble(speech_files, out_folder, count, seconds, speakers, seed, rate):
@@ -687,7 +672,7 @@ def _babble(speech_files, out_folder, count, seconds, speakers, seed, rate):
         "sources": [os.path.abspath(f) for f in speech_files],
     }
     record_path = os.path.join(out_folder, "babble.json")
-    record = _read_json(record_path)
+    record = read_json(record_path)
     paths = [
         os.path.join(out_folder, f"babble_{k:05d}.wav") for k in range(count)
     ]
@@ -718,7 +703,7 @@ def _babble(speech_files, out_folder, count, seconds, speakers, seed, rate):
             mix = mix * (0.99 / peak)
         write_audio(path, mix, rate)
         written += 1
-    _write_json(record_path, params)
+    write_json(record_path, params)
     return paths, written
 
 
@@ -935,7 +920,7 @@ def prepare_speaker_segments(
     record_path = os.path.join(out_folder, "segments.json")
     train_csv = os.path.join(out_folder, "train.csv")
     valid_csv = os.path.join(out_folder, "valid.csv")
-    record = _read_json(record_path)
+    record = read_json(record_path)
     if (
         record is not None
         and record.get("params") == params
@@ -998,8 +983,8 @@ def prepare_speaker_segments(
             "No validation segment: every speaker has at most "
             f"{valid_per_speaker} segment(s). Lower segment_seconds."
         )
-    _write_text(train_csv, dataprep._csv_text(SEGMENT_HEADER, train))
-    _write_text(valid_csv, dataprep._csv_text(SEGMENT_HEADER, valid))
+    write_text(train_csv, dataprep._csv_text(SEGMENT_HEADER, train))
+    write_text(valid_csv, dataprep._csv_text(SEGMENT_HEADER, valid))
     result = {
         "train": os.path.abspath(train_csv),
         "valid": os.path.abspath(valid_csv),
@@ -1008,7 +993,7 @@ def prepare_speaker_segments(
         "valid_segments": len(valid),
         "too_short": too_short,
     }
-    _write_json(record_path, {"params": params, "result": result})
+    write_json(record_path, {"params": params, "result": result})
     logger.info(
         "%d speakers: %d training and %d validation segments of %.1f s "
         "(%d files too short).",

@@ -33,12 +33,10 @@ import json
 import logging
 import math
 import os
-import tempfile
 import zlib
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from seed_brain.audio import (
     AUDIO_EXTENSIONS,
@@ -50,6 +48,8 @@ from seed_brain.audio import (
 )
 from seed_brain.errors import disk_space
 from seed_brain.textio import list_lines
+from seed_brain.utils.files import write_text
+from seed_brain.utils.progress import progress
 
 __all__ = [
     "DEFAULT_CONDITIONS",
@@ -84,40 +84,6 @@ AUGMENT_HEADER = ["ID", "duration", "wav", "wav_format", "wav_opts"]
 # ---------------------------------------------------------------------------
 # Small utilities
 # ---------------------------------------------------------------------------
-
-
-def _progress(iterable, desc, total=None):
-    """tqdm progress bar, shown on terminals only (not in logs or CI)."""
-    return tqdm(iterable, desc=desc, total=total, disable=None, leave=False)
-
-
-def _write_text_atomic(path, text):
-    """Writes ``text`` to ``path`` atomically; returns False if unchanged.
-
-    Nothing is written (and the file's mtime is kept) when the file already
-    holds exactly ``text``.
-    """
-    path = os.fspath(path)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8", newline="") as f:
-            if f.read() == text:
-                return False
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(
-        dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-    )
-    try:
-        with disk_space(folder, len(text.encode()), os.path.basename(path)):
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
-    return True
 
 
 def _with_skip_hint(err):
@@ -369,7 +335,7 @@ def prepare_clean_manifest(
         if not files:
             raise _no_audio_error(folder)
         prefix = f"{index}_" if several else ""
-        for path in _progress(files, f"Scanning {folder}"):
+        for path in progress(files, f"Scanning {folder}"):
             try:
                 rate, frames, _ = audio_info(path)
             except (AudioError, FileNotFoundError) as err:
@@ -421,7 +387,7 @@ def prepare_clean_manifest(
         [r["ID"] for r in rows], [r["wav"] for r in rows], csv_path
     )
     total = sum(float(r["duration"]) for r in rows) / 3600
-    if _write_text_atomic(csv_path, _csv_text(MANIFEST_HEADER, rows)):
+    if write_text(csv_path, _csv_text(MANIFEST_HEADER, rows)):
         logger.info("Wrote %s: %d files, %.2f h.", csv_path, len(rows), total)
     else:
         logger.info(
@@ -577,7 +543,7 @@ def prepare_augment_csv(
         raise _no_audio_error(folder, include, exclude)
 
     rows, converted = [], 0
-    for source in _progress(sources, f"Converting {folder}"):
+    for source in progress(sources, f"Converting {folder}"):
         rel = _rel_posix(source, folder)
         target = os.path.join(
             out_folder, *(os.path.splitext(rel)[0] + ".wav").split("/")
@@ -622,7 +588,7 @@ def prepare_augment_csv(
     _check_unique_ids(
         [r["ID"] for r in rows], [r["wav"] for r in rows], csv_path
     )
-    written = _write_text_atomic(csv_path, _csv_text(AUGMENT_HEADER, rows))
+    written = write_text(csv_path, _csv_text(AUGMENT_HEADER, rows))
     if converted or written:
         logger.info(
             "Wrote %s: %d files (%d converted to %d Hz mono under %s).",
@@ -845,7 +811,7 @@ def prepare_trials(
             "No non-target trial: '%s' holds a single speaker.", test_folder
         )
     text = "".join(f"{label} {e} {t}\n" for label, e, t in trials)
-    if _write_text_atomic(trials_path, text):
+    if write_text(trials_path, text):
         logger.info(
             "Wrote %s: %d target and %d non-target trials over %d speakers.",
             trials_path,
@@ -1405,7 +1371,7 @@ def prepare_test_conditions(
 
     def save_summary():
         text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
-        _write_text_atomic(json_path, text)
+        write_text(json_path, text)
 
     cache = {}
 
@@ -1451,7 +1417,7 @@ def prepare_test_conditions(
                 # Recorded before writing: a crash leaves "complete": false
                 # with these settings, so the next run resumes.
                 save_summary()
-            for rel in _progress(todo, f"Condition {name}"):
+            for rel in progress(todo, f"Condition {name}"):
                 source = os.path.join(test_folder, *rel.split("/"))
                 speech = load_audio(source, sample_rate)
                 if not bool(speech.abs().max() > 0):
@@ -1508,7 +1474,7 @@ def prepare_test_conditions(
             _check_no_space(t, trials_path)
             lines.append(f"{label} {e} {t}\n")
         text = "".join(lines)
-        if _write_text_atomic(trials_path, text):
+        if write_text(trials_path, text):
             total_written += 1
         result[name] = {
             "enrol_root": os.path.abspath(test_folder),

@@ -89,6 +89,8 @@ import soundfile as sf
 from scipy import fft as sp_fft
 from scipy import signal
 
+from seed_brain.utils.files import write_json
+
 __all__ = [
     "ESPEAK_REQUIREMENT",
     "ESpeak",
@@ -676,14 +678,6 @@ def _write_wav(path: Path, wav: np.ndarray, sr: int, subtype="PCM_16"):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     sf.write(tmp, wav, sr, format="WAV", subtype=subtype)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, obj):
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.write("\n")
     os.replace(tmp, path)
 
 
@@ -1356,7 +1350,7 @@ def make_demo_data(
             "test": list(TEST_NOISE_FAMILIES),
         },
     }
-    _write_json(marker, manifest)
+    write_json(marker, manifest)
     seconds = round(time.perf_counter() - start, 2)
     log(f"wrote {root} in {seconds} s")
     return {**paths, "written": True, "seconds": seconds}

@@ -29,7 +29,6 @@ Authors
 
 import hashlib
 import http.client
-import json
 import logging
 import os
 import shutil
@@ -41,6 +40,7 @@ import urllib.request
 import zipfile
 
 from seed_brain.errors import UserError
+from seed_brain.utils.files import read_json, write_json
 
 __all__ = [
     "ChecksumError",
@@ -164,21 +164,6 @@ def _stamp(path):
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as fin:
-            return json.load(fin)
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path, obj):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fout:
-        json.dump(obj, fout, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def _content_range_total(value):
     """Total size from a ``Content-Range`` header (None if unknown)."""
     if not value or "/" not in value:
@@ -290,7 +275,7 @@ def download(
     part = dest + ".part"
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
 
-    record = _read_json(done_path)
+    record = read_json(done_path)
     if os.path.isfile(dest):
         if (
             record is not None
@@ -301,7 +286,7 @@ def download(
             logger.info("%s is already downloaded; nothing to do.", dest)
             return dest
         if spec is not None and file_checksum(dest, spec[0]) == spec[1]:
-            _write_json(
+            write_json(
                 done_path,
                 {"url": url, "stamp": _stamp(dest), "checksum": list(spec)},
             )
@@ -383,7 +368,7 @@ def download(
                 "in the configuration)."
             )
     os.replace(part, dest)
-    _write_json(
+    write_json(
         done_path,
         {
             "url": url,
@@ -504,7 +489,7 @@ def extract(archive, out_folder, marker=None):
             out_folder, f".extracted_{os.path.basename(archive)}"
         )
     stamp = _stamp(archive)
-    record = _read_json(marker)
+    record = read_json(marker)
     if record is not None and record.get("stamp") == stamp:
         logger.info("%s is already extracted in %s.", archive, out_folder)
         return False
@@ -540,7 +525,7 @@ def extract(archive, out_folder, marker=None):
         )
     _merge_tree(tmp, out_folder)
     shutil.rmtree(tmp)
-    _write_json(marker, {"archive": os.path.abspath(archive), "stamp": stamp})
+    write_json(marker, {"archive": os.path.abspath(archive), "stamp": stamp})
     return True
 
 

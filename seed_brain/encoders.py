@@ -45,6 +45,7 @@ from speechbrain.processing.features import InputNormalization
 
 from seed_brain.errors import UserError
 from seed_brain.lobes.resnet import ResNetSE34V2
+from seed_brain.utils.files import save_torch, write_text
 
 __all__ = [
     "ECAPAEncoder",
@@ -617,19 +618,6 @@ class ResNetEncoder(ResNetSE34V2):
         return source
 
 
-def _atomic_torch_save(obj, path):
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_text(path, text):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fout:
-        fout.write(text)
-    os.replace(tmp, path)
-
-
 _ECAPA_HPARAMS = """\
 # ECAPA-TDNN speaker encoder written by seed_brain.encoders.export_ecapa,
 # in the layout of SpeechBrain's {published}: load it with
@@ -733,7 +721,7 @@ def export_ecapa(encoder, folder, classifier=None, label_encoder=None):
             "mode over training embeddings ([N, 1, D]) before exporting."
         )
     os.makedirs(folder, exist_ok=True)
-    _atomic_torch_save(
+    save_torch(
         encoder.embedding_model.state_dict(),
         os.path.join(folder, "embedding_model.ckpt"),
     )
@@ -743,11 +731,11 @@ def export_ecapa(encoder, folder, classifier=None, label_encoder=None):
         "glob_mean": stats["glob_mean"].detach().cpu().reshape(-1),
         "glob_std": stats["glob_std"].detach().cpu().reshape(-1),
     }
-    _atomic_torch_save(stats, os.path.join(folder, "mean_var_norm_emb.ckpt"))
+    save_torch(stats, os.path.join(folder, "mean_var_norm_emb.ckpt"))
     out_neurons = 0
     if classifier is not None:
         out_neurons = int(classifier.weight.shape[0])
-        _atomic_torch_save(
+        save_torch(
             classifier.state_dict(), os.path.join(folder, "classifier.ckpt")
         )
     if label_encoder is not None:
@@ -769,7 +757,7 @@ def export_ecapa(encoder, folder, classifier=None, label_encoder=None):
             "        label_encoder: !ref <label_encoder>\n",
             "",
         )
-    _atomic_text(os.path.join(folder, "hyperparams.yaml"), text)
+    write_text(os.path.join(folder, "hyperparams.yaml"), text)
     return folder
 
 
@@ -804,4 +792,4 @@ def export_voxceleb_trainer(model, path, classifier=None):
             state[f"__L__.{key}"] = value
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    _atomic_torch_save(state, path)
+    save_torch(state, path)

@@ -36,8 +36,6 @@ __all__ = [
     "disk_space",
     "error_line",
     "run_main",
-    "save_torch_atomic",
-    "write_file_atomic",
 ]
 
 logger = logging.getLogger(__name__)
@@ -222,74 +220,6 @@ def disk_space(folder, needed=None, what="files", fix=None):
         if err.errno not in NO_SPACE:
             raise
         raise no_space_error(folder, err, needed, what, fix) from err
-
-
-def write_file_atomic(path, data, what=None, fix=None):
-    """Writes ``data`` to a temporary file, then renames it to ``path``.
-
-    ``path`` holds the old content or the new one, never a part. A full
-    disk is a :class:`DiskFullError` naming the folder and the size, and
-    the temporary file is removed.
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        File to write (its folder is created).
-    data : bytes or str
-        Content (``str`` is written as UTF-8).
-    what : str or None
-        What the file is, for the error (default: its name).
-    fix : str or None
-        Extra advice for a full disk.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "sub", "a.txt")
-    >>> write_file_atomic(path, "hello")
-    >>> open(path).read(), os.listdir(os.path.dirname(path))
-    ('hello', ['a.txt'])
-    """
-    path = os.path.abspath(os.fspath(path))
-    folder = os.path.dirname(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    try:
-        what = what or os.path.basename(path)
-        with disk_space(folder, len(data), what, fix):
-            with open(tmp, "wb") as fout:
-                fout.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save_torch_atomic(obj, path, what=None, fix=None):
-    """``torch.save`` through :func:`write_file_atomic`.
-
-    ``torch.save`` to a file reports a full disk as an opaque
-    ``RuntimeError`` (``unexpected pos``); serialising to memory first
-    makes it a :class:`DiskFullError` naming the folder and the size.
-
-    Example
-    -------
-    >>> import tempfile, torch
-    >>> path = os.path.join(tempfile.mkdtemp(), "t.pt")
-    >>> save_torch_atomic({"x": torch.ones(2)}, path)
-    >>> torch.load(path, weights_only=True)["x"].tolist()
-    [1.0, 1.0]
-    """
-    import io
-
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    write_file_atomic(path, buffer.getbuffer(), what, fix)
 
 
 def debug_requested(argv=()):

@@ -50,7 +50,8 @@ import torch
 import yaml
 from ruamel.yaml import YAML
 
-from seed_brain.errors import disk_space, save_torch_atomic, write_file_atomic
+from seed_brain.errors import disk_space
+from seed_brain.utils.files import save_torch, write_bytes, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -226,15 +227,6 @@ PARTIAL = ".partial-"
 
 #: Weight files of a model folder (their SHA-256 go to ``checksums:``).
 MODEL_FILES = ("encoder.ckpt", "denoiser.ckpt")
-
-
-def _write_text(path, text):
-    """Writes text atomically (a full disk: a clear error)."""
-    write_file_atomic(path, text)
-
-
-def _save(obj, path):
-    save_torch_atomic(obj, path)
 
 
 def _state_bytes(state):
@@ -481,14 +473,14 @@ def write_model_folder(
     try:
         with disk_space(out, needed, "the model folder"):
             stage.mkdir(exist_ok=True)
-            _save(enc_state, stage / "encoder.ckpt")
-            _save(den_state, stage / "denoiser.ckpt")
+            save_torch(enc_state, stage / "encoder.ckpt")
+            save_torch(den_state, stage / "denoiser.ckpt")
             merged["checksums"] = {
                 name: _sha256(stage / name) for name in MODEL_FILES
             }
-            _write_text(stage / "README.md", readme)
+            write_text(stage / "README.md", readme)
             for name, src in extra.items():
-                write_file_atomic(stage / name, Path(src).read_bytes())
+                write_bytes(stage / name, Path(src).read_bytes())
             text = _hparams_text(
                 merged,
                 encoder_yaml.rstrip(),
@@ -496,7 +488,7 @@ def write_model_folder(
                 denoiser_yaml.rstrip(),
                 source,
             )
-            _write_text(stage / "hyperparams.yaml", text)
+            write_text(stage / "hyperparams.yaml", text)
         # Complete: move in, hyperparams.yaml (and its checksums) last.
         names = [n for n in os.listdir(stage) if n != "hyperparams.yaml"]
         for name in sorted(names) + ["hyperparams.yaml"]:

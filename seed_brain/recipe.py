@@ -35,6 +35,8 @@ from seed_brain.audio import (
     write_audio,
 )
 from seed_brain.cache import crop_starts, take_crop
+from seed_brain.utils.files import file_key, read_json, write_text
+from seed_brain.utils.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +49,6 @@ def _read_csv(path):
 
     with open(path, newline="", encoding="utf-8") as fin:
         return list(csv.DictReader(fin))
-
-
-def _write_atomic(path, text):
-    """Atomic write that leaves an identical file untouched."""
-    return dataprep._write_text_atomic(path, text)
 
 
 def _as_list(value):
@@ -416,11 +413,11 @@ def write_segments(folder, plan, sample_rate=16000, settings=None):
         missing = list(record["files"])
     if not missing:
         return audio
-    _write_atomic(json_path, json.dumps({**record, "complete": False}))
+    write_text(json_path, json.dumps({**record, "complete": False}))
     by_source = {}
     for rel in missing:
         by_source.setdefault(record["files"][rel][0], []).append(rel)
-    for src, rels in dataprep._progress(
+    for src, rels in progress(
         sorted(by_source.items()), f"Cutting {os.path.basename(folder)}"
     ):
         wav = None
@@ -433,7 +430,7 @@ def write_segments(folder, plan, sample_rate=16000, settings=None):
             _, start, length = record["files"][rel]
             end = wav.numel() if length is None else start + length
             write_audio(target, wav[start:end], sample_rate)
-    _write_atomic(json_path, json.dumps({**record, "complete": True}))
+    write_text(json_path, json.dumps({**record, "complete": True}))
     return audio
 
 
@@ -574,7 +571,7 @@ def prepare_dev_set(
                                 f"dev_noisy/{b}",
                             )
                         )
-    _write_atomic(
+    write_text(
         os.path.join(out_folder, "dev_trials.txt"),
         "".join(f"{lab} {a} {b}\n" for lab, a, b in trials),
     )
@@ -835,7 +832,7 @@ def prepare_seed_data(
             "(heldout_folder)."
         )
     train_csv = os.path.join(data_folder, "train.csv")
-    _write_atomic(
+    write_text(
         train_csv,
         "ID,duration,wav\n"
         + "".join(
@@ -870,7 +867,7 @@ def prepare_seed_data(
                 "(%s): every trial is used.",
                 test_trials,
             )
-        dataprep._write_text_atomic(
+        write_text(
             trials_path, "".join(f"{lab} {e} {t}\n" for lab, e, t in listed)
         )
     else:
@@ -945,7 +942,7 @@ def prepare_seed_data(
         "skipped": _skipped_summary(skipped),
     }
     validate_inputs(prepared, check_json)
-    _write_atomic(
+    write_text(
         os.path.join(data_folder, PREPARED),
         json.dumps(prepared, indent=1),  # keeps the conditions' order
     )
@@ -1017,7 +1014,7 @@ def _heldout_candidates(
             f"No usable held-out candidate in {folders} (include={include}, "
             f"exclude={exclude}, min_duration={min_duration} s)."
         )
-    _write_atomic(csv_path, dataprep._csv_text(dataprep.MANIFEST_HEADER, rows))
+    write_text(csv_path, dataprep._csv_text(dataprep.MANIFEST_HEADER, rows))
     return rows
 
 
@@ -1051,7 +1048,7 @@ def _prepare_test_sets(
             {"seed": int(seed), "segment_seconds": segment_seconds},
         )
         trials = [(lab, mapping[e], mapping[t]) for lab, e, t in main_trials]
-        _write_atomic(
+        write_text(
             os.path.join(folder, "trials.txt"),
             "".join(f"{lab} {e} {t}\n" for lab, e, t in trials),
         )
@@ -1117,7 +1114,7 @@ def _add_synthetic(data_folder, name, rows, count, sample_rate, seed):
             f"{'noise' if name == 'noise' else 'rirs'}: 0."
         )
     csv_path = os.path.join(data_folder, f"{name}.csv")
-    _write_atomic(
+    write_text(
         csv_path,
         dataprep._csv_text(dataprep.AUGMENT_HEADER, merged),
     )
@@ -1179,15 +1176,6 @@ def _bad_files_message(bad, what, shown=5):
     return f"{len(items)} {what} file(s) cannot be used:\n{lines}{more}\n{fix}"
 
 
-def _file_key(path):
-    """``size|mtime_ns`` of a file (None when it does not exist)."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return f"{stat.st_size}|{stat.st_mtime_ns}"
-
-
 def screen_audio(paths, cache_path=None):
     """Decodes every file once and returns the ones that cannot be used.
 
@@ -1220,16 +1208,10 @@ def screen_audio(paths, cache_path=None):
     >>> list(bad) == [silent], "all silent" in bad[silent]
     (True, True)
     """
-    known = {}
-    if cache_path and os.path.isfile(cache_path):
-        try:
-            with open(cache_path, encoding="utf-8") as fin:
-                known = json.load(fin)
-        except ValueError:
-            known = {}
+    known = read_json(cache_path, {}) if cache_path else {}
     bad, changed = {}, 0
-    for path in dataprep._progress(paths, "Checking audio"):
-        key = _file_key(path)
+    for path in progress(paths, "Checking audio"):
+        key = file_key(path, missing_ok=True)
         entry = known.get(path)
         if key is None or entry is None or entry[0] != key:
             try:
@@ -1240,11 +1222,11 @@ def screen_audio(paths, cache_path=None):
             entry = known[path] = [key, reason]
             changed += 1
             if cache_path and changed % 1000 == 0:
-                _write_atomic(cache_path, json.dumps(known, sort_keys=True))
+                write_text(cache_path, json.dumps(known, sort_keys=True))
         if entry[1] is not None:
             bad[path] = entry[1]
     if cache_path and changed:
-        _write_atomic(cache_path, json.dumps(known, sort_keys=True))
+        write_text(cache_path, json.dumps(known, sort_keys=True))
     return bad
 
 

@@ -40,11 +40,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from seed_brain.utils.files import write_text
 
 __all__ = [
     "UnknownTrialIdError",
@@ -1299,23 +1300,6 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} in results.json")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 MEAN_CI_KEY = "mean_noisy_eer_change_ci"
 
 
@@ -1495,6 +1479,6 @@ def write_results(
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / "results.json"
     md_path = folder / "results.md"
-    _atomic_write_text(json_path, text)
-    _atomic_write_text(md_path, markdown)
+    write_text(json_path, text)
+    write_text(md_path, markdown)
     return json_path, md_path

@@ -202,7 +202,7 @@ def test_idempotent(tiny, monkeypatch):
         raise AssertionError("the second call must not write or synthesise")
 
     monkeypatch.setattr(demo, "_write_wav", forbidden)
-    monkeypatch.setattr(demo, "_write_json", forbidden)
+    monkeypatch.setattr(demo, "write_json", forbidden)
     monkeypatch.setattr(demo, "ESpeak", forbidden)
     again = demo.make_demo_data(root, seed=0, **TINY)
     assert again["written"] is False
