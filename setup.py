@@ -43,5 +43,7 @@ setup(
     extras_require={
         "test": ["pytest", "ruff"],
     },
-    entry_points={"console_scripts": ["seed-brain = seed_brain.cli:main"]},
+    entry_points={
+        "console_scripts": ["seed-brain = seed_brain.inference.cli:main"]
+    },
 )

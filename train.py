@@ -13,7 +13,7 @@ A mistake in the input (a missing folder, a bad file, a setting out of
 range, a full disk, an output folder in use by another run) ends in one
 line, ``train.py: error: ...``, exit status 1 (``SEED_BRAIN_DEBUG=1`` or
 ``--debug`` shows the traceback). One run at a time uses an output
-folder: it holds ``<output_folder>/.lock`` (``seed_brain.lock``).
+folder: it holds ``<output_folder>/.lock`` (``seed_brain.utils.lock``).
 
 Authors
  * seed-brain developers 2026
@@ -28,12 +28,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import ReproducibleRandomSampler
 from speechbrain.utils.distributed import run_on_main
 
-from seed_brain.brain import SEEDBrain, embeddings_dataset
-from seed_brain.cache import ViewCache
-from seed_brain.distributed import rank_and_world
-from seed_brain.errors import run_main
-from seed_brain.lock import lock_output_folder
-from seed_brain.recipe import (
+from seed_brain.dataio.prepare import (
     check_overrides,
     load_prepared,
     prepare_seed_data,
@@ -41,6 +36,11 @@ from seed_brain.recipe import (
     test_set_items,
     train_dataset,
 )
+from seed_brain.model.brain import SEEDBrain, embeddings_dataset
+from seed_brain.utils.distributed import rank_and_world
+from seed_brain.utils.errors import run_main
+from seed_brain.utils.lock import lock_output_folder
+from seed_brain.views.cache import ViewCache
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ SOURCES = [
 
 def use_demo_data(hparams):
     """Generates the demonstration data and points the folders at it."""
-    from seed_brain.demo import make_demo_data
+    from seed_brain.dataio.demo import make_demo_data
 
     paths = make_demo_data(hparams["demo_folder"], seed=hparams["demo_seed"])
     hparams["clean_folder"] = str(paths["clean"])
@@ -269,7 +269,7 @@ def main(argv):
     )
     if hparams.get("export_model", True):
         # An inference folder for SEEDSpeakerRecognition.from_hparams.
-        from seed_brain.export import export_model
+        from seed_brain.inference.export import export_model
 
         run_on_main(
             export_model,

@@ -10,14 +10,15 @@ timing is the same) and SpeechBrain's ECAPA-TDNN (``ECAPA_TDNN`` lobe +
 model, random weights, written to a local folder), over ``--files``
 test-other utterances of the shared data (6-10 s each):
 
-* **ours**: :meth:`seed_brain.brain.SEEDBrain.embed_files`, which sorts the
+* **ours**: :meth:`seed_brain.model.brain.SEEDBrain.embed_files`, which sorts
+the
   files by length, embeds ``--batch-sizes`` of them per encoder call (one
   run per size) and runs under ``torch.inference_mode``;
 * **SpeechBrain**: ``EncoderClassifier.from_hparams(source=<local folder>)``
   and ``encode_batch`` on one file at a time (the folder's
   ``hyperparams.yaml`` holds the very same modules; no hub access).
 
-Both load the audio with :func:`seed_brain.audio.load_audio` and include
+Both load the audio with :func:`seed_brain.dataio.audio.load_audio` and include
 it in their time. RTF (real-time factor) = processing time / audio
 duration. Then the cost of one-step SEED (``SEEDBrain.enhance``: per-
 utterance noise, ``RDMMLP`` with ``D`` = 256 for GE2E and 192 for ECAPA,
@@ -43,10 +44,10 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from seed_brain.audio import load_audio  # noqa: E402
-from seed_brain.brain import SEEDBrain  # noqa: E402
-from seed_brain.diffusion import SEEDDiffusion  # noqa: E402
+from seed_brain.dataio.audio import load_audio  # noqa: E402
 from seed_brain.lobes import RDMMLP  # noqa: E402
+from seed_brain.model.brain import SEEDBrain  # noqa: E402
+from seed_brain.model.diffusion import SEEDDiffusion  # noqa: E402
 
 DEFAULT_DATA = REPO / ".." / "shared" / "data"
 
@@ -102,7 +103,7 @@ def make_ge2e(folder):
 
 def make_ecapa(folder, small=False):
     """ECAPA with random weights, exported in the published layout."""
-    from seed_brain.encoders import ECAPAEncoder, export_ecapa
+    from seed_brain.model.encoders import ECAPAEncoder, export_ecapa
 
     size = {}
     if small:  # for smoke tests only

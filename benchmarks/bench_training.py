@@ -5,11 +5,11 @@ Run from the repository root::
     python benchmarks/bench_training.py [--utterances 150] [--steps 10]
 
 Both pipelines are the recipe's own code (``train.py`` /
-``hparams/seed_ge2e.yaml``, :class:`seed_brain.brain.SEEDBrain`), with the
+``hparams/seed_ge2e.yaml``, :class:`seed_brain.model.brain.SEEDBrain`), with the
 same frozen encoder (GE2E, resemblyzer's weights), the same batch of
 ``--batch-size`` crops (each in the yaml's 5 views) and the same optimiser:
 
-* **cached**: the embedding cache (:class:`seed_brain.cache.ViewCache`) of
+* **cached**: the embedding cache (:class:`seed_brain.views.cache.ViewCache`) of
   ``--crops-per-utt`` crops x 5 views per training utterance is built once;
   a step reads ``[B, 5, D]`` embeddings from the memory map, draws fresh
   diffusion noise and updates the denoiser (``SEEDBrain.fit_batch``);
@@ -50,7 +50,7 @@ import torch  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from speechbrain.dataio.sampler import ReproducibleRandomSampler  # noqa: E402
 
-from seed_brain.brain import SEEDBrain  # noqa: E402
+from seed_brain.model.brain import SEEDBrain  # noqa: E402
 
 DEFAULT_DATA = REPO / ".." / "shared" / "data"
 HPARAMS = REPO / "hparams" / "seed_ge2e.yaml"

@@ -133,6 +133,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from seed_brain.errors import run_main  # one line per user error
+    from seed_brain.utils.errors import run_main  # one line per user error
 
     sys.exit(run_main(main, prog="ablation_table.py", strip_debug=True))

@@ -35,10 +35,10 @@ import sys
 import yaml
 
 try:
-    from seed_brain import corpora
+    from seed_brain.dataio import corpora
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain import corpora
+    from seed_brain.dataio import corpora
 from seed_brain.utils.files import write_json
 
 CONFIG = os.path.join(
@@ -94,7 +94,8 @@ def prepare(
     allow_download : bool
         False: fail instead of downloading.
     babble_count, babble_seconds : int, float
-        Generated babble files (see ``seed_brain.corpora.prepare_musan``).
+        Generated babble files (see
+        ``seed_brain.dataio.corpora.prepare_musan``).
     seed : int
         Seed of the babble.
 
@@ -208,6 +209,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from seed_brain.errors import run_main  # one line per user error
+    from seed_brain.utils.errors import run_main  # one line per user error
 
     sys.exit(run_main(main, prog="prepare_corpora.py", strip_debug=True))

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Prepares the data of a SEED run, exactly as ``train.py`` does.
 
-Runs :func:`seed_brain.recipe.prepare_seed_data` (see its docstring) into
-``--data_folder``: ``train.csv`` (label-free manifest), ``noise.csv`` /
+Runs :func:`seed_brain.dataio.prepare.prepare_seed_data` (see its docstring)
+into ``--data_folder``: ``train.csv`` (label-free manifest), ``noise.csv`` /
 ``music.csv`` / ``rir.csv`` (SpeechBrain ``AddNoise`` / ``AddReverb`` CSVs of
 converted 16 kHz mono files), ``dev/`` (dev segments and trials),
 ``trials.txt``, ``conditions/`` (noisy test conditions), ``test_sets/``
@@ -32,10 +32,10 @@ import os
 import sys
 
 try:
-    from seed_brain.recipe import prepare_seed_data
+    from seed_brain.dataio.prepare import prepare_seed_data
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain.recipe import prepare_seed_data
+    from seed_brain.dataio.prepare import prepare_seed_data
 
 LISTS = {"clean_folder", "heldout_folder"} | {
     f"{src}_{kind}"
@@ -109,6 +109,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from seed_brain.errors import run_main  # one line per user error
+    from seed_brain.utils.errors import run_main  # one line per user error
 
     sys.exit(run_main(main, prog="prepare_seed_data.py", strip_debug=True))

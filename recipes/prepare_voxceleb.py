@@ -26,10 +26,10 @@ import os
 import sys
 
 try:
-    from seed_brain import corpora
+    from seed_brain.dataio import corpora
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain import corpora
+    from seed_brain.dataio import corpora
 
 
 def main(argv=None):
@@ -66,6 +66,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from seed_brain.errors import run_main  # one line per user error
+    from seed_brain.utils.errors import run_main  # one line per user error
 
     sys.exit(run_main(main, prog="prepare_voxceleb.py", strip_debug=True))

@@ -46,11 +46,13 @@ import torchaudio
 from hyperpyyaml import load_hyperpyyaml
 
 try:
-    from seed_brain import corpora, dataprep
+    from seed_brain.dataio import corpora
+    from seed_brain.dataio import manifests as dataprep
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain import corpora, dataprep
-from seed_brain.encoders import export_ecapa, export_voxceleb_trainer
+    from seed_brain.dataio import corpora
+    from seed_brain.dataio import manifests as dataprep
+from seed_brain.model.encoders import export_ecapa, export_voxceleb_trainer
 from seed_brain.utils.files import read_json, write_json
 
 logger = logging.getLogger(__name__)
@@ -371,7 +373,7 @@ def _merge(overrides, extra):
 
 
 if __name__ == "__main__":
-    from seed_brain.errors import run_main  # one line per user error
+    from seed_brain.utils.errors import run_main  # one line per user error
 
     logging.basicConfig(level=logging.INFO)
     sys.exit(run_main(main, prog="train_backbone.py"))

@@ -1,4 +1,4 @@
-"""Tests of seed_brain.audio on real shared files and generated audio."""
+"""Tests of seed_brain.dataio.audio on real shared files and generated audio."""
 
 import os
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from seed_brain.audio import (
+from seed_brain.dataio.audio import (
     AUDIO_EXTENSIONS,
     AudioError,
     audio_info,

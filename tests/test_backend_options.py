@@ -6,9 +6,9 @@ import pytest
 import speechbrain as sb
 import torch
 
-from seed_brain.brain import SEEDBrain, enhance_with_ids
-from seed_brain.diffusion import SEEDDiffusion
 from seed_brain.lobes import RDMMLP
+from seed_brain.model.brain import SEEDBrain, enhance_with_ids
+from seed_brain.model.diffusion import SEEDDiffusion
 from seed_brain.scoring import cohort_scores, s_norm
 from seed_brain.views import SpeedVoices, ViewBuilder
 

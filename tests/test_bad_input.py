@@ -20,18 +20,18 @@ import soundfile as sf
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from seed_brain.audio import AudioError, audio_info, load_audio
-from seed_brain.brain import SEEDBrain
-from seed_brain.cache import ViewCache
-from seed_brain.dataprep import read_trials
-from seed_brain.diffusion import SEEDDiffusion
-from seed_brain.lobes import RDMMLP
-from seed_brain.recipe import (
+from seed_brain.dataio.audio import AudioError, audio_info, load_audio
+from seed_brain.dataio.manifests import read_trials
+from seed_brain.dataio.prepare import (
     check_overrides,
     prepare_seed_data,
     validate_inputs,
 )
+from seed_brain.lobes import RDMMLP
+from seed_brain.model.brain import SEEDBrain
+from seed_brain.model.diffusion import SEEDDiffusion
 from seed_brain.views import ViewBuilder
+from seed_brain.views.cache import ViewCache
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000

@@ -9,9 +9,9 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 
-from seed_brain.brain import SEEDBrain
-from seed_brain.diffusion import SEEDDiffusion, centre_embeddings
 from seed_brain.lobes import RDMMLP
+from seed_brain.model.brain import SEEDBrain
+from seed_brain.model.diffusion import SEEDDiffusion, centre_embeddings
 
 
 def _trained_like(dim=8, seed=0):
@@ -157,7 +157,7 @@ def test_calibrate_sets_threshold_and_means():
     brain.calibrate()
     den = brain.modules.denoiser
     diffusion = brain.hparams.diffusion
-    from seed_brain.brain import utterance_noise
+    from seed_brain.model.brain import utterance_noise
 
     noise = utterance_noise(ids, 8, 0)[0]
     norms = diffusion.correction_norms(den, emb, noise=noise)

@@ -2,8 +2,9 @@
 
 The slow tests use the short real training run of
 :func:`test_inference.build_seed_run` (built once per session, shared with
-``test_inference.py``) and call :func:`seed_brain.cli.main` in-process;
-one test runs ``python -m seed_brain.cli`` as a user would.
+``test_inference.py``) and call :func:`seed_brain.inference.cli.main`
+in-process; one test runs ``python -m seed_brain.inference.cli`` as a user
+would.
 """
 
 import json
@@ -17,8 +18,8 @@ import pytest
 import torch
 from test_inference import _env, build_seed_run
 
-from seed_brain.cli import build_parser, main
 from seed_brain.inference import SEEDSpeakerRecognition, waveform_id
+from seed_brain.inference.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("verify", "embed", "enhance", "score", "export")
@@ -75,7 +76,7 @@ def test_help_of_every_command(capsys):
 
 def test_module_runs_as_a_command(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "seed_brain.cli", "score", "--help"],
+        [sys.executable, "-m", "seed_brain.inference.cli", "score", "--help"],
         cwd=tmp_path,
         env=_env(),
         capture_output=True,
@@ -249,7 +250,7 @@ def test_embed_then_enhance_equals_embed(seed_run, tmp_path, capsys):
     assert torch.equal(enhanced["emb"], direct["emb"])
     assert not torch.equal(base["emb"], direct["emb"])
 
-    from seed_brain.audio import load_audio
+    from seed_brain.dataio.audio import load_audio
 
     assert base["ids"] == [waveform_id(load_audio(f)) for f in chosen]
     model = SEEDSpeakerRecognition.from_hparams(

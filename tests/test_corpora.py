@@ -1,4 +1,4 @@
-"""Tests of ``seed_brain.corpora``: VoxCeleb1-O and VC-Mix trial lists,
+"""Tests of ``seed_brain.dataio.corpora``: VoxCeleb1-O and VC-Mix trial lists,
 clean-corpus download and manifests, MUSAN / babble and RIR CSVs, and the
 speaker segments of backbone training.
 
@@ -19,8 +19,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from seed_brain import corpora, dataprep
-from seed_brain.audio import audio_info, load_audio, write_audio
+from seed_brain.dataio import corpora
+from seed_brain.dataio import manifests as dataprep
+from seed_brain.dataio.audio import audio_info, load_audio, write_audio
 
 
 def _speakers(data_dir, first, count):
@@ -534,7 +535,7 @@ def test_trial_lists_in_prepare_seed_data(
     """
     import inspect
 
-    from seed_brain.recipe import prepare_seed_data
+    from seed_brain.dataio.prepare import prepare_seed_data
 
     if "test_trials" not in inspect.signature(prepare_seed_data).parameters:
         pytest.skip("prepare_seed_data has no test_trials argument yet")

@@ -1,4 +1,5 @@
-"""Tests of seed_brain.dataprep on real shared files and generated audio."""
+"""Tests of seed_brain.dataio.manifests on real shared files and generated
+audio."""
 
 import collections
 import json
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from seed_brain.audio import audio_info, load_audio, write_audio
-from seed_brain.dataprep import (
+from seed_brain.dataio.audio import audio_info, load_audio, write_audio
+from seed_brain.dataio.manifests import (
     DEFAULT_CONDITIONS,
     _rng_for,
     corrupt_utterance,
@@ -85,7 +86,7 @@ def test_manifest_nested_layout(tmp_path, caplog):
     write_audio(root / "top.wav", torch.zeros(8000), sample_rate=8000)
     write_audio(root / "x" / "short.wav", torch.zeros(1600))
     csv_path = tmp_path / "out" / "train.csv"
-    with caplog.at_level(logging.INFO, logger="seed_brain.dataprep"):
+    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.manifests"):
         rows = prepare_clean_manifest(root, csv_path, min_duration=0.5)
     assert [r["ID"] for r in rows] == ["top", "x_y_deep"]
     assert [float(r["duration"]) for r in rows] == [1.0, 2.0]
@@ -104,7 +105,7 @@ def test_manifest_nested_layout(tmp_path, caplog):
     # Second identical call: nothing written, said in the log.
     before = csv_path.stat().st_mtime_ns
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="seed_brain.dataprep"):
+    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.manifests"):
         again = prepare_clean_manifest(root, csv_path, min_duration=0.5)
     assert again == rows
     assert csv_path.stat().st_mtime_ns == before
@@ -199,7 +200,7 @@ def test_augment_csv_subsets_and_conversion(tmp_path, caplog):
 
     # Idempotent: nothing rewritten.
     before = _mtimes(tmp_path)
-    with caplog.at_level(logging.INFO, logger="seed_brain.dataprep"):
+    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.manifests"):
         prepare_augment_csv(DATA / "rir", tmp_path / "rir.csv", tmp_path / "r")
     assert _mtimes(tmp_path) == before
     assert "nothing written" in caplog.text
@@ -308,7 +309,7 @@ def test_trials_caps_balanced_and_seeded(tmp_path, caplog):
 
     # Same seed: same list (and nothing rewritten); other seed: other list.
     before = path.stat().st_mtime_ns
-    with caplog.at_level(logging.INFO, logger="seed_brain.dataprep"):
+    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.manifests"):
         same = prepare_trials(
             tmp_path / "test", path, max_target=7, max_nontarget=12, seed=1
         )
@@ -579,7 +580,7 @@ def test_conditions_deterministic_and_idempotent(
 
     # Second identical call: nothing written, said in the log.
     before = _mtimes(tmp_path / "one")
-    with caplog.at_level(logging.INFO, logger="seed_brain.dataprep"):
+    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.manifests"):
         _run_conditions(root, trials, tmp_path / "one", conditions=conditions)
     assert _mtimes(tmp_path / "one") == before
     assert "nothing written" in caplog.text

@@ -1,4 +1,4 @@
-"""Tests of seed_brain.demo, the offline demo data generator.
+"""Tests of seed_brain.dataio.demo, the offline demo data generator.
 
 They need eSpeak NG from the ``espeakng-loader`` wheel and fail (they do not
 skip) when it is missing, with the command that installs it.
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from seed_brain import demo
+from seed_brain.dataio import demo
 
 TINY = dict(
     n_train_utts=4,

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seed_brain.diffusion import SEEDDiffusion, scaled_linear_betas
-from seed_brain.ema import EMA
 from seed_brain.lobes import RDMMLP
+from seed_brain.model.diffusion import SEEDDiffusion, scaled_linear_betas
+from seed_brain.model.ema import EMA
 
 
 def _random_denoiser(dim=8, seed=0):

@@ -9,7 +9,7 @@ complete with its done flags merged, and the best checkpoint must load: a
 single-process ``--test_only`` rerun reproduces ``results.json``.
 
 A faster test checks the gather / broadcast helpers of
-:mod:`seed_brain.distributed` in two spawned gloo processes.
+:mod:`seed_brain.utils.distributed` in two spawned gloo processes.
 """
 
 import json
@@ -23,14 +23,14 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from seed_brain.cache import ViewCache
-from seed_brain.distributed import (
+from seed_brain.lobes.ge2e import find_pretrained_ge2e
+from seed_brain.utils.distributed import (
     broadcast,
     gather_dict,
     gather_missing_on_main,
     rank_and_world,
 )
-from seed_brain.lobes.ge2e import find_pretrained_ge2e
+from seed_brain.views.cache import ViewCache
 
 ROOT = Path(__file__).resolve().parents[1]
 HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"

@@ -1,4 +1,4 @@
-"""Tests of ``seed_brain.download`` against a local HTTP server.
+"""Tests of ``seed_brain.dataio.download`` against a local HTTP server.
 
 The server (``http.server`` on 127.0.0.1 in a thread) serves small files
 and archives the tests build, honours ``Range: bytes=N-`` requests with
@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from seed_brain.download import (
+from seed_brain.dataio.download import (
     ChecksumError,
     DownloadError,
     download,

@@ -1,4 +1,4 @@
-"""Tests of ``seed_brain.encoders``: strict loading of ECAPA / ResNet
+"""Tests of ``seed_brain.model.encoders``: strict loading of ECAPA / ResNet
 checkpoints through ``pretrained_path``, offline errors, and exports that
 SpeechBrain's own ``EncoderClassifier`` loads.
 
@@ -20,7 +20,7 @@ from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN, Classifier
 from speechbrain.processing.features import InputNormalization
 
-from seed_brain.encoders import (
+from seed_brain.model.encoders import (
     PUBLISHED_ECAPA,
     ECAPAEncoder,
     PretrainedUnavailableError,
@@ -352,9 +352,9 @@ def test_resnet_url_download_and_offline(tmp_path):
 
 
 def test_encoders_work_in_seed_brain():
-    from seed_brain.brain import SEEDBrain
-    from seed_brain.diffusion import SEEDDiffusion
     from seed_brain.lobes import RDMMLP
+    from seed_brain.model.brain import SEEDBrain
+    from seed_brain.model.diffusion import SEEDDiffusion
 
     for encoder, dim in (
         (ECAPAEncoder(pretrained_path=None, **SMALL), 12),

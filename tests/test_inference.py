@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from seed_brain.export import export_model, write_model_folder
 from seed_brain.inference import (
     ModelSourceError,
     SEEDSpeakerRecognition,
     embedding_id,
     waveform_id,
 )
+from seed_brain.inference.export import export_model, write_model_folder
 from seed_brain.lobes import RDMMLP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def build_seed_run(base, speech_slices, data_dir):
         ``root``, ``run`` (output folder), ``model`` (exported folder),
         ``test`` (speaker folders) and ``layout`` (speaker -> files).
     """
-    from seed_brain.cli import main
+    from seed_brain.inference.cli import main
     from seed_brain.lobes.ge2e import find_pretrained_ge2e
 
     try:
@@ -140,7 +140,7 @@ def seed_brain_of_run(seed_run):
     """A SEEDBrain built from the run's yaml, at its best checkpoint."""
     from hyperpyyaml import load_hyperpyyaml
 
-    from seed_brain.brain import SEEDBrain
+    from seed_brain.model.brain import SEEDBrain
 
     with open(seed_run["run"] / "hyperparams.yaml", encoding="utf-8") as f:
         hparams = load_hyperpyyaml(f)
@@ -219,7 +219,7 @@ def test_tiny_model_roundtrip(tmp_path):
     out = model.enhance_embeddings(emb, ids)
     # The same computation by hand: SEEDDiffusion.enhance with the stored
     # settings and utterance_noise(ids, D, eval_seed).
-    from seed_brain.brain import utterance_noise
+    from seed_brain.model.brain import utterance_noise
 
     noise = utterance_noise(ids, 8, 7, 1)
     ref = model.mods.diffusion.enhance(
@@ -295,7 +295,7 @@ def test_missing_folder_and_hub_errors(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise LocalEntryNotFoundError("cannot reach the hub")
 
-    monkeypatch.setattr("seed_brain.inference.fetch", offline)
+    monkeypatch.setattr("seed_brain.inference.interface.fetch", offline)
     with pytest.raises(ModelSourceError) as err:
         SEEDSpeakerRecognition.from_hparams(source="someone/seed-model")
     message = str(err.value)
@@ -366,8 +366,8 @@ def test_export_of_an_encoder_with_pretrained_path(tmp_path):
     """
     from speechbrain.utils.checkpoints import Checkpointer
 
-    from seed_brain.ema import EMA
-    from seed_brain.encoders import ECAPAEncoder, export_ecapa
+    from seed_brain.model.ema import EMA
+    from seed_brain.model.encoders import ECAPAEncoder, export_ecapa
 
     small = dict(
         channels=[8, 8, 8, 8, 24],
@@ -388,7 +388,7 @@ def test_export_of_an_encoder_with_pretrained_path(tmp_path):
             sample_t: 40
             ensemble_weight: 0.5
             use_ema: true
-            encoder: !new:seed_brain.encoders.ECAPAEncoder
+            encoder: !new:seed_brain.model.encoders.ECAPAEncoder
               pretrained_path: {backbone}
               savedir: {run}/save/pretrained_encoder
               channels: [8, 8, 8, 8, 24]
@@ -397,7 +397,7 @@ def test_export_of_an_encoder_with_pretrained_path(tmp_path):
               se_channels: 4
             denoiser: &id001 !new:seed_brain.lobes.RDMMLP
               embed_dim: 4
-            ema: !new:seed_brain.ema.EMA
+            ema: !new:seed_brain.model.ema.EMA
               model: *id001
             """
         )
@@ -417,7 +417,7 @@ def test_export_of_an_encoder_with_pretrained_path(tmp_path):
 
     out = export_model(run, tmp_path / "model")
     text = (out / "hyperparams.yaml").read_text()
-    assert "encoder: !new:seed_brain.encoders.ECAPAEncoder\n" in text
+    assert "encoder: !new:seed_brain.model.encoders.ECAPAEncoder\n" in text
     assert "    pretrained_path: null\n    savedir: null\n" in text
     assert "sample_t: 40\n" in text and "threshold: 0.5\n" in text
     assert "ECAPA-TDNN (small)" in (out / "README.md").read_text()
@@ -544,7 +544,7 @@ def test_load_offline_from_another_directory(seed_run, tmp_path, model):
 @pytest.mark.slow
 def test_encode_without_enhancement_is_the_encoder(seed_run, model):
     """enhance=False gives GE2E's own embedding (and the run's cache)."""
-    from seed_brain.audio import load_audio
+    from seed_brain.dataio.audio import load_audio
     from seed_brain.lobes.ge2e import GE2E
 
     files = _files(seed_run)
@@ -567,7 +567,7 @@ def test_encode_without_enhancement_is_the_encoder(seed_run, model):
 @pytest.mark.slow
 def test_enhancement_equals_seedbrain(seed_run, model, seed_brain_of_run):
     """Bit for bit what SEEDBrain computed in the run's evaluation."""
-    from seed_brain.audio import load_audio
+    from seed_brain.dataio.audio import load_audio
 
     brain = seed_brain_of_run
     cache = torch.load(

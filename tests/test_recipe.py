@@ -1,8 +1,8 @@
-"""Tests of the recipe's data side: ``seed_brain.recipe`` and the cache.
+"""Tests of the recipe's data side: ``seed_brain.dataio.prepare`` and the cache.
 
 * :func:`split_dev`, :func:`prepare_dev_set` and :func:`prepare_seed_data`
   on small slices of the real data (symbolic links under ``tmp_path``).
-* :class:`seed_brain.cache.ViewCache` built with a tiny fake encoder (log
+* :class:`seed_brain.views.cache.ViewCache` built with a tiny fake encoder (log
   band energies, ``[B, L] -> [B, 8]``) behind a minimal brain-like object.
 """
 
@@ -17,21 +17,21 @@ import pytest
 import torch
 from speechbrain.augment.time_domain import AddNoise, AddReverb
 
-from seed_brain.audio import load_audio
-from seed_brain.cache import ViewCache, crop_starts, take_crop
-from seed_brain.dataprep import (
+from seed_brain.dataio.audio import load_audio
+from seed_brain.dataio.manifests import (
     DEFAULT_CONDITIONS,
     prepare_augment_csv,
     prepare_clean_manifest,
 )
-from seed_brain.recipe import (
+from seed_brain.dataio.prepare import (
     load_prepared,
     prepare_dev_set,
     prepare_seed_data,
     split_dev,
 )
-from seed_brain.recipe import test_items as recipe_test_items
+from seed_brain.dataio.prepare import test_items as recipe_test_items
 from seed_brain.views import ViewBuilder
+from seed_brain.views.cache import ViewCache, crop_starts, take_crop
 
 SR = 16000
 
@@ -804,7 +804,9 @@ def test_test_set_segments(heldout_data, data_dir):
 
 def test_test_set_items(heldout_data):
     """Keys prefixed by the set, distinct from the main test's, all files."""
-    from seed_brain.recipe import test_set_items as recipe_test_set_items
+    from seed_brain.dataio.prepare import (
+        test_set_items as recipe_test_set_items,
+    )
 
     main, _ = recipe_test_items(heldout_data.prepared)
     items, sets = recipe_test_set_items(heldout_data.prepared)
@@ -874,7 +876,7 @@ def test_test_sets_rebuilt_when_settings_change(heldout_data, tmp_path):
 
 def test_heldout_folder_outside_clean(data_dir, speech_slices, tmp_path):
     """Held-out files of another folder pass min_duration and screening."""
-    from seed_brain.audio import AudioError, write_audio
+    from seed_brain.dataio.audio import AudioError, write_audio
 
     every = sorted((data_dir / "speech" / "train-clean-100").glob("*/*.flac"))
     (tmp_path / "clean").mkdir()

@@ -26,9 +26,9 @@ from recipe_runs import (
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.checkpoints import torch_recovery
 
-from seed_brain.brain import GeneratorState, SEEDBrain
-from seed_brain.diffusion import SEEDDiffusion
 from seed_brain.lobes import RDMMLP
+from seed_brain.model.brain import GeneratorState, SEEDBrain
+from seed_brain.model.diffusion import SEEDDiffusion
 
 PACKAGE = Path(__file__).resolve().parents[1] / "seed_brain"
 

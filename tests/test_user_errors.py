@@ -23,22 +23,22 @@ import pytest
 import soundfile as sf
 import torch
 
-from seed_brain import errors
-from seed_brain.cache import ViewCache
-from seed_brain.cli import main as cli_main
-from seed_brain.corpora import read_trial_list
-from seed_brain.dataprep import prepare_test_conditions, read_trials
-from seed_brain.errors import (
+from seed_brain.dataio.corpora import read_trial_list
+from seed_brain.dataio.manifests import prepare_test_conditions, read_trials
+from seed_brain.inference import SEEDSpeakerRecognition
+from seed_brain.inference.cli import main as cli_main
+from seed_brain.inference.export import write_model_folder
+from seed_brain.lobes import RDMMLP
+from seed_brain.utils import errors
+from seed_brain.utils.errors import (
     DiskFullError,
     ModelFileError,
     RunLockedError,
     TextFormatError,
     run_main,
 )
-from seed_brain.export import write_model_folder
-from seed_brain.inference import SEEDSpeakerRecognition
-from seed_brain.lobes import RDMMLP
-from seed_brain.lock import RunLock, lock_output_folder
+from seed_brain.utils.lock import RunLock, lock_output_folder
+from seed_brain.views.cache import ViewCache
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16000
@@ -205,7 +205,7 @@ def test_verify_with_a_truncated_denoiser_is_one_line(tmp_path):
     b = _write(tmp_path / "b.wav", _signal(1, 2))
     args = ["verify", "--model", str(folder), str(a), str(b)]
     proc = subprocess.run(
-        [sys.executable, "-m", "seed_brain.cli", *args],
+        [sys.executable, "-m", "seed_brain.inference.cli", *args],
         cwd=tmp_path,
         env=_env(),
         capture_output=True,
@@ -243,7 +243,7 @@ def test_bugs_keep_their_traceback(monkeypatch, capsys):
     monkeypatch.setenv("SEED_BRAIN_DEBUG", "1")
     with pytest.raises(FileNotFoundError):
         run_main(mistake, [], prog="x")
-    import seed_brain.cli as cli
+    import seed_brain.inference.cli as cli
 
     monkeypatch.setattr(cli, "_cmd_enhance", lambda args: 1 / 0)
     parser_args = ["enhance", "--model", "m", "e.pt", "--out", "o.pt"]
@@ -423,8 +423,8 @@ class _SliceEncoder(torch.nn.Module):
 
 
 def _cache_brain(dim=2048):
-    from seed_brain.brain import SEEDBrain
-    from seed_brain.diffusion import SEEDDiffusion
+    from seed_brain.model.brain import SEEDBrain
+    from seed_brain.model.diffusion import SEEDDiffusion
     from seed_brain.views import ViewBuilder
 
     return SEEDBrain(
@@ -477,8 +477,8 @@ SMALL_FS_SCRIPT = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from test_user_errors import _cache_brain, _cache_rows
-from seed_brain.cache import ViewCache
-from seed_brain.errors import DiskFullError
+from seed_brain.views.cache import ViewCache
+from seed_brain.utils.errors import DiskFullError
 small, clean = sys.argv[2], sys.argv[3]
 build = dict(brain=_cache_brain(), crops_per_utt=40, crop_samples=4000)
 rows = _cache_rows(__import__("pathlib").Path(clean))
@@ -602,7 +602,7 @@ def test_error_line_is_one_line():
 
 
 def test_option_given_twice_is_a_clear_error():
-    from seed_brain.recipe import check_overrides
+    from seed_brain.dataio.prepare import check_overrides
 
     with pytest.raises(ValueError, match="given twice.*seed"):
         check_overrides(

@@ -1,8 +1,8 @@
 """Tests of the view builder (``seed_brain.views``) on real audio.
 
 The augmenters are SpeechBrain's ``AddNoise`` / ``AddReverb`` reading CSVs
-that :func:`seed_brain.dataprep.prepare_augment_csv` writes from the real
-noise and RIR folders. ``AddNoise`` mixes as
+that :func:`seed_brain.dataio.manifests.prepare_augment_csv` writes from the
+real noise and RIR folders. ``AddNoise`` mixes as
 ``(1 - f) * clean + noise`` with ``f = 1 / (10 ** (snr / 20) + 1)`` and the
 noise rescaled to an RMS of ``f * rms(clean)``, so the noise component of a
 view is recovered exactly as ``view - (1 - f) * clean``.
@@ -16,8 +16,8 @@ import pytest
 import torch
 from speechbrain.augment.time_domain import AddNoise, AddReverb
 
-from seed_brain.audio import load_audio
-from seed_brain.dataprep import prepare_augment_csv
+from seed_brain.dataio.audio import load_audio
+from seed_brain.dataio.manifests import prepare_augment_csv
 from seed_brain.views import ChainAugment, ViewBuilder, apply_augmenter
 
 CROP = 32240  # the yaml's crop_samples (2.015 s)

@@ -4,7 +4,7 @@ Every file seed-brain writes goes through :func:`write_bytes`,
 :func:`write_text`, :func:`write_json` or :func:`save_torch`: the content
 goes to a temporary name in the same folder, then a rename, so that a
 reader (or a rerun after a crash) finds the old file or the new one, never
-a part. A full disk is a :class:`seed_brain.errors.DiskFullError`
+a part. A full disk is a :class:`seed_brain.utils.errors.DiskFullError`
 that names the folder and the size, and the temporary file is removed.
 
 Authors
@@ -14,7 +14,7 @@ Authors
 import json
 import os
 
-from seed_brain.errors import disk_space
+from seed_brain.utils.errors import disk_space
 
 __all__ = [
     "file_key",
@@ -154,7 +154,7 @@ def save_torch(obj, path, what=None, fix=None):
 
     ``torch.save`` to a file reports a full disk as an opaque
     ``RuntimeError`` (``unexpected pos``); serialising to memory first
-    makes it a :class:`seed_brain.errors.DiskFullError` naming the
+    makes it a :class:`seed_brain.utils.errors.DiskFullError` naming the
     folder and the size.
 
     Example

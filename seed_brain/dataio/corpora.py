@@ -40,11 +40,11 @@ import re
 import numpy as np
 import torch
 
-from seed_brain import dataprep
-from seed_brain.audio import audio_info, load_audio, write_audio
-from seed_brain.download import download, extract
-from seed_brain.textio import list_lines
+from seed_brain.dataio import manifests as dataprep
+from seed_brain.dataio.audio import audio_info, load_audio, write_audio
+from seed_brain.dataio.download import download, extract
 from seed_brain.utils.files import read_json, write_json, write_text
+from seed_brain.utils.textio import list_lines
 
 __all__ = [
     "VOX1_O_URL",
@@ -83,7 +83,7 @@ def read_trial_list(path):
     path : str
         Trial list: one trial per line, label ``1`` (target) or ``0``
         (UTF-8 with or without BOM, LF or CRLF, ``#`` comments: see
-        :func:`seed_brain.textio.list_lines`).
+        :func:`seed_brain.utils.textio.list_lines`).
 
     Returns
     -------
@@ -897,7 +897,7 @@ def prepare_speaker_segments(
     Example
     -------
     >>> import os, tempfile, torch
-    >>> from seed_brain.audio import write_audio
+    >>> from seed_brain.dataio.audio import write_audio
     >>> root = tempfile.mkdtemp()
     >>> for spk in ["s1", "s2"]:
     ...     write_audio(os.path.join(root, "c", spk, "u.wav"),

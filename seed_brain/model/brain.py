@@ -3,8 +3,9 @@
 The SpeechBrain ``Brain`` subclass of the recipe. Training batches are
 either audio crops (``batch.sig``), turned into views by the yaml's
 ``view_builder`` and embedded by the frozen encoder on the fly, or cached
-view embeddings (``batch.emb``, ``[B, V, D]``, see :mod:`seed_brain.cache`).
-View 0 is the clean target; every other view is an input paired with it.
+view embeddings (``batch.emb``, ``[B, V, D]``, see
+:mod:`seed_brain.views.cache`). View 0 is the clean target; every other view is
+an input paired with it.
 
 Validation and test batches hold utterance embeddings computed once by
 :meth:`SEEDBrain.embed_files` (cached on disk, so that evaluating another
@@ -31,8 +32,8 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
-from seed_brain.audio import load_audio
-from seed_brain.distributed import (
+from seed_brain.dataio.audio import load_audio
+from seed_brain.utils.distributed import (
     broadcast,
     gather_dict,
     gather_missing_on_main,
@@ -135,7 +136,7 @@ def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
 
     Arguments
     ---------
-    diffusion : seed_brain.diffusion.SEEDDiffusion
+    diffusion : seed_brain.model.diffusion.SEEDDiffusion
         The diffusion process.
     denoiser : torch.nn.Module
         The denoiser, in eval mode.
@@ -153,7 +154,7 @@ def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
 
     Example
     -------
-    >>> from seed_brain.diffusion import SEEDDiffusion
+    >>> from seed_brain.model.diffusion import SEEDDiffusion
     >>> from seed_brain.lobes import RDMMLP
     >>> out = enhance_with_ids(SEEDDiffusion(), RDMMLP(4).eval(),
     ...                        torch.randn(2, 4), ["a", "b"],
@@ -221,7 +222,7 @@ def baseline_with_backend(denoiser, emb):
     mean = getattr(denoiser, "input_mean", None)
     if mean is None or not bool(mean.any()):
         return emb
-    from seed_brain.diffusion import centre_embeddings
+    from seed_brain.model.diffusion import centre_embeddings
 
     return centre_embeddings(emb, mean)
 
@@ -232,12 +233,12 @@ class SEEDBrain(sb.Brain):
     Expects ``modules`` with ``encoder`` (frozen; called as
     ``encoder(wavs, wav_lens)`` and returning ``[B, D]`` or ``[B, 1, D]``)
     and ``denoiser``; ``hparams`` with ``diffusion``
-    (:class:`seed_brain.diffusion.SEEDDiffusion`), ``view_builder`` (for
+    (:class:`seed_brain.model.diffusion.SEEDDiffusion`), ``view_builder`` (for
     audio batches), and the sampling and scoring settings of the yaml.
 
     Example
     -------
-    >>> from seed_brain.diffusion import SEEDDiffusion
+    >>> from seed_brain.model.diffusion import SEEDDiffusion
     >>> from seed_brain.lobes import RDMMLP
     >>> class Mean(torch.nn.Module):
     ...     def forward(self, wavs, lens=None):
@@ -766,8 +767,8 @@ class SEEDBrain(sb.Brain):
 
         ``self.test_sets`` maps a set name to ``{"description": str,
         "conditions": {condition: [(label, enrol key, test key)]}}`` (see
-        :func:`seed_brain.recipe.test_set_items`). Each set is scored like
-        the main test, baseline and SEED with the same cosine backend and
+        :func:`seed_brain.dataio.prepare.test_set_items`). Each set is scored
+        like the main test, baseline and SEED with the same cosine backend and
         ``n_bootstrap`` paired-bootstrap replicates (about 20 s for the
         three default sets at 1,000 on two CPU cores).
         """

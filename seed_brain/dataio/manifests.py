@@ -38,7 +38,7 @@ import zlib
 import numpy as np
 import torch
 
-from seed_brain.audio import (
+from seed_brain.dataio.audio import (
     AUDIO_EXTENSIONS,
     AudioError,
     audio_info,
@@ -46,10 +46,10 @@ from seed_brain.audio import (
     load_audio,
     write_audio,
 )
-from seed_brain.errors import disk_space
-from seed_brain.textio import list_lines
+from seed_brain.utils.errors import disk_space
 from seed_brain.utils.files import write_text
 from seed_brain.utils.progress import progress
+from seed_brain.utils.textio import list_lines
 
 __all__ = [
     "DEFAULT_CONDITIONS",
@@ -183,8 +183,8 @@ def list_audio_files(folder, include=None, exclude=None, skip=None):
     -------
     list of str
         Paths (``folder`` joined with the relative path), sorted by relative
-        path. Only :data:`seed_brain.audio.AUDIO_EXTENSIONS`; hidden files
-        are ignored.
+        path. Only :data:`seed_brain.dataio.audio.AUDIO_EXTENSIONS`; hidden
+        files are ignored.
 
     Raises
     ------
@@ -302,14 +302,14 @@ def prepare_clean_manifest(
     ValueError
         No audio file found, every file too short, or two files with the
         same ID.
-    seed_brain.audio.AudioError
+    seed_brain.dataio.audio.AudioError
         An unreadable audio file (named in the message), unless
         ``skip_bad``.
 
     Example
     -------
     >>> import os, tempfile, torch
-    >>> from seed_brain.audio import write_audio
+    >>> from seed_brain.dataio.audio import write_audio
     >>> root = tempfile.mkdtemp()
     >>> write_audio(os.path.join(root, "spk1", "a.wav"), torch.zeros(16000))
     >>> write_audio(os.path.join(root, "b.wav"), torch.zeros(8000))
@@ -491,14 +491,14 @@ def prepare_augment_csv(
         ``folder`` or a file of ``files`` does not exist.
     ValueError
         No audio file selected, or ``out_folder`` is ``folder``.
-    seed_brain.audio.AudioError
+    seed_brain.dataio.audio.AudioError
         An unreadable, non-finite or all-silent audio file (named in the
         message), unless ``skip_bad``.
 
     Example
     -------
     >>> import os, tempfile, torch
-    >>> from seed_brain.audio import write_audio, audio_info
+    >>> from seed_brain.dataio.audio import write_audio, audio_info
     >>> root = tempfile.mkdtemp()
     >>> write_audio(os.path.join(root, "noise", "n1.wav"),
     ...             torch.randn(44100), sample_rate=44100)
@@ -834,7 +834,7 @@ def read_trials(path, root=None):
     Every line must have exactly three fields separated by spaces or
     tabs: label ``1`` (target) or ``0`` (non-target), then the enrolment
     and test paths (relative to ``root`` or absolute). Lists from other
-    systems are read as they are (:func:`seed_brain.textio.list_lines`):
+    systems are read as they are (:func:`seed_brain.utils.textio.list_lines`):
     UTF-8 with or without a byte-order mark, LF or CRLF, trailing blanks;
     blank lines and ``#`` comments are ignored.
 
@@ -859,7 +859,7 @@ def read_trials(path, root=None):
     ValueError
         A malformed line, a trial repeated (same enrol and test), a file
         compared with itself, an empty list, or bytes that are not UTF-8
-        text (:class:`seed_brain.errors.TextFormatError`); the message
+        text (:class:`seed_brain.utils.errors.TextFormatError`); the message
         gives the file, line number(s) and the expected format.
 
     Example
@@ -1271,13 +1271,13 @@ def prepare_test_conditions(
         Bad conditions, or a condition needing noise/RIR files without any.
     FileNotFoundError
         A missing test, noise or RIR file.
-    seed_brain.audio.AudioError
+    seed_brain.dataio.audio.AudioError
         An unreadable or silent audio file (named in the message).
 
     Example
     -------
     >>> import os, tempfile, torch
-    >>> from seed_brain.audio import write_audio, load_audio
+    >>> from seed_brain.dataio.audio import write_audio, load_audio
     >>> root = tempfile.mkdtemp()
     >>> test = os.path.join(root, "test")
     >>> for utt in ["a/1.wav", "a/2.wav", "b/1.wav"]:

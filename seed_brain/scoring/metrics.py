@@ -283,8 +283,8 @@ def score_trials(
     >>> score_trials(emb, [(1, "a", "c"), (0, "a", "zz")])
     Traceback (most recent call last):
     ...
-    seed_brain.scoring.UnknownTrialIdError: trial 1 (0-based): unknown test \
-id 'zz' (no embedding)
+    seed_brain.scoring.metrics.UnknownTrialIdError: trial 1 (0-based): \
+unknown test id 'zz' (no embedding)
     """
     n = len(trials)
     if n == 0:

@@ -6,7 +6,7 @@ without a byte-order mark, LF or CRLF (or CR) line ends, tabs or several
 spaces between fields, trailing blanks, blank lines and ``#`` comments
 (a whole line, or the rest of a line after a blank). Anything else (bytes
 that are not UTF-8, such as Latin-1, UTF-16, a binary file) is a
-:class:`seed_brain.errors.TextFormatError` naming the file and line.
+:class:`seed_brain.utils.errors.TextFormatError` naming the file and line.
 
 Authors
  * seed-brain developers 2026
@@ -16,7 +16,7 @@ import codecs
 import os
 import re
 
-from seed_brain.errors import TextFormatError
+from seed_brain.utils.errors import TextFormatError
 
 __all__ = ["list_lines"]
 
@@ -53,7 +53,7 @@ def list_lines(path, what="List"):
     ------
     FileNotFoundError
         No such file.
-    seed_brain.errors.TextFormatError
+    seed_brain.utils.errors.TextFormatError
         A line that is not UTF-8 text, or a binary file.
 
     Example
@@ -71,7 +71,7 @@ def list_lines(path, what="List"):
     >>> list(list_lines(path))
     Traceback (most recent call last):
     ...
-    seed_brain.errors.TextFormatError: ...list.txt, line 5: not UTF-8 ...
+    seed_brain.utils.errors.TextFormatError: ...list.txt, line 5: not UTF-8 ...
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -39,7 +39,7 @@ import urllib.error
 import urllib.request
 import zipfile
 
-from seed_brain.errors import UserError
+from seed_brain.utils.errors import UserError
 from seed_brain.utils.files import read_json, write_json
 
 __all__ = [

@@ -30,7 +30,7 @@ import soundfile as sf
 import torch
 import torchaudio
 
-from seed_brain.errors import disk_space
+from seed_brain.utils.errors import disk_space
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -315,7 +315,7 @@ def check_audio(path):
     >>> check_audio(path)
     Traceback (most recent call last):
     ...
-    seed_brain.audio.AudioError: Audio file '...silence.wav' is all silent...
+    seed_brain.dataio.audio.AudioError: Audio file '...silence.wav' is all...
     """
     rate, frames, channels = audio_info(path)
     wav = load_audio(path, sample_rate=None)

@@ -40,9 +40,9 @@ import speechbrain as sb
 import torch
 from tqdm import tqdm
 
-from seed_brain.audio import load_audio
-from seed_brain.distributed import barrier, rank_and_world
-from seed_brain.errors import disk_space
+from seed_brain.dataio.audio import load_audio
+from seed_brain.utils.distributed import barrier, rank_and_world
+from seed_brain.utils.errors import disk_space
 from seed_brain.utils.files import write_json
 
 #: Advice in the error of a full disk.
@@ -240,7 +240,7 @@ class ViewCache:
 
         Arguments
         ---------
-        brain : seed_brain.brain.SEEDBrain
+        brain : seed_brain.model.brain.SEEDBrain
             Provides ``encode`` and ``hparams.view_builder``.
         rows : list of tuple
             ``(utterance id, audio path)`` of the training manifest.

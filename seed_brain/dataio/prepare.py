@@ -26,17 +26,17 @@ import numpy as np
 import speechbrain as sb
 import torch
 
-from seed_brain import dataprep
-from seed_brain.audio import (
+from seed_brain.dataio import manifests as dataprep
+from seed_brain.dataio.audio import (
     AudioError,
     audio_info,
     check_audio,
     load_audio,
     write_audio,
 )
-from seed_brain.cache import crop_starts, take_crop
 from seed_brain.utils.files import file_key, read_json, write_text
 from seed_brain.utils.progress import progress
+from seed_brain.views.cache import crop_starts, take_crop
 
 logger = logging.getLogger(__name__)
 
@@ -256,8 +256,8 @@ def heldout_plans(
     spread over the file (:func:`spread_starts`); ``heldout_long``: two
     stretches of ``long_seconds``, or the two halves of a shorter file.
     Each file gets its own folder (its own identity), so that
-    :func:`seed_brain.dataprep.prepare_trials` makes segments of one file
-    target trials.
+    :func:`seed_brain.dataio.manifests.prepare_trials` makes segments of one
+    file target trials.
 
     Arguments
     ---------
@@ -627,7 +627,7 @@ def prepare_seed_data(
     trials), ``trials.txt`` (test trials), ``conditions/`` (noisy test
     files), ``test_sets/`` (the short and held-out test sets below) and
     ``prepared.json`` describing it all. Every step is idempotent; see
-    :mod:`seed_brain.dataprep`.
+    :mod:`seed_brain.dataio.manifests`.
 
     Held-out utterances (the dev set and the ``heldout_*`` test sets) are
     drawn from ``heldout_folder`` (default: the clean files); each file is
@@ -696,7 +696,7 @@ def prepare_seed_data(
         logged and listed in ``prepared["skipped"]``.
     synthetic_noise, synthetic_rirs : int
         Generated noise files / simulated rooms added to the *training*
-        noise and RIR banks (:mod:`seed_brain.synthetic`); 0 adds none.
+        noise and RIR banks (:mod:`seed_brain.dataio.synthetic`); 0 adds none.
         The test conditions never use them.
     heldout_folder : str or list of str or None
         Where the held-out utterances are drawn from (None: the clean
@@ -725,7 +725,7 @@ def prepare_seed_data(
 
     Raises
     ------
-    FileNotFoundError, seed_brain.audio.AudioError, ValueError
+    FileNotFoundError, seed_brain.dataio.audio.AudioError, ValueError
         Unusable input (see :func:`validate_inputs`), named in the message
         with the fix, before any embedding or training.
     """
@@ -1090,7 +1090,7 @@ def _prepare_test_sets(
 
 def _add_synthetic(data_folder, name, rows, count, sample_rate, seed):
     """Adds generated files to a training bank: ``<name>.csv`` = real + them."""
-    from seed_brain import synthetic
+    from seed_brain.dataio import synthetic
 
     writer = {
         "noise": synthetic.write_synthetic_noise,
@@ -1179,7 +1179,7 @@ def _bad_files_message(bad, what, shown=5):
 def screen_audio(paths, cache_path=None):
     """Decodes every file once and returns the ones that cannot be used.
 
-    Each file goes through :func:`seed_brain.audio.check_audio` (missing,
+    Each file goes through :func:`seed_brain.dataio.audio.check_audio` (missing,
     empty, corrupt, truncated, zero-length, NaN or infinite samples, all
     silent). With ``cache_path`` the verdicts are kept in a JSON file keyed
     by path, size and modification time, so a rerun decodes only new or
@@ -1282,7 +1282,8 @@ def validate_inputs(prepared, check_cache=None):
 
     * every row of the training manifest and of the noise / music / RIR
       CSVs: the file exists and has a readable header with samples
-      (:func:`seed_brain.audio.audio_info`); errors name the CSV and line;
+      (:func:`seed_brain.dataio.audio.audio_info`); errors name the CSV and
+      line;
     * every dev and test trial (also of the extra test sets): label 0 or
       1, two known utterances whose files exist, no duplicate pair, no
       file compared with itself; errors name the trial list and line;
@@ -1306,7 +1307,7 @@ def validate_inputs(prepared, check_cache=None):
 
     Raises
     ------
-    FileNotFoundError, seed_brain.audio.AudioError, ValueError
+    FileNotFoundError, seed_brain.dataio.audio.AudioError, ValueError
         Naming the file or trial line and the fix.
 
     Example

@@ -4,7 +4,7 @@ Real noise and RIR collections are small (the shared data has 5 + 2 noise
 files and 7 RIRs); SEED learns a mapping from corrupted to clean embeddings
 and needs variety in the corruptions more than in anything else. These
 functions write generated noise (coloured, hum, machine-like,
-speech-shaped: the training families of :mod:`seed_brain.demo`) and
+speech-shaped: the training families of :mod:`seed_brain.dataio.demo`) and
 simulated shoe-box rooms (image sources plus a diffuse tail, RT60 drawn in a
 range) as 16 kHz mono WAV files, deterministically from a seed, written
 once. The recipe adds them to the training noise / RIR banks when
@@ -20,7 +20,7 @@ import os
 import numpy as np
 import torch
 
-from seed_brain.audio import write_audio
+from seed_brain.dataio.audio import write_audio
 
 NOISE_FAMILIES = ("colored", "hum", "machine", "speech_shaped")
 
@@ -61,7 +61,7 @@ def write_synthetic_noise(
     >>> [os.path.basename(p) for p in paths]
     ['synthetic_colored_000.wav', 'synthetic_hum_001.wav']
     """
-    from seed_brain.demo import make_noise
+    from seed_brain.dataio.demo import make_noise
 
     paths = []
     for k in range(int(count)):
@@ -106,7 +106,7 @@ def write_synthetic_rirs(
     >>> os.path.basename(paths[0])
     'synthetic_room_000.wav'
     """
-    from seed_brain.demo import make_rir
+    from seed_brain.dataio.demo import make_rir
 
     paths = []
     for k in range(int(count)):

@@ -25,7 +25,7 @@ an error that says so and how to point ``pretrained_path`` at a folder.
 :class:`ResNetEncoder` is :class:`seed_brain.lobes.ResNetSE34V2` loading a
 voxceleb_trainer checkpoint (``__S__.``-prefixed or not) from a file, a
 folder holding one ``*.model`` file, or an ``http(s)://`` URL (downloaded
-once, resumably, with :func:`seed_brain.download.download`).
+once, resumably, with :func:`seed_brain.dataio.download.download`).
 
 :func:`export_ecapa` and :func:`export_voxceleb_trainer` write such folders
 from trained modules (see ``recipes/train_backbone.py``).
@@ -43,8 +43,8 @@ from speechbrain.lobes.features import Fbank
 from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
 from speechbrain.processing.features import InputNormalization
 
-from seed_brain.errors import UserError
 from seed_brain.lobes.resnet import ResNetSE34V2
+from seed_brain.utils.errors import UserError
 from seed_brain.utils.files import save_torch, write_text
 
 __all__ = [
@@ -577,7 +577,7 @@ class ResNetEncoder(ResNetSE34V2):
         str
             Path of the checkpoint file.
         """
-        from seed_brain.download import DownloadError, download
+        from seed_brain.dataio.download import DownloadError, download
 
         kind, source = resolve_source(pretrained_path)
         if kind == "hub":
@@ -619,7 +619,7 @@ class ResNetEncoder(ResNetSE34V2):
 
 
 _ECAPA_HPARAMS = """\
-# ECAPA-TDNN speaker encoder written by seed_brain.encoders.export_ecapa,
+# ECAPA-TDNN speaker encoder written by seed_brain.model.encoders.export_ecapa,
 # in the layout of SpeechBrain's {published}: load it with
 #   EncoderClassifier.from_hparams(source=<this folder>, savedir=<any>)
 # or as SEED's pretrained_path (hparams/seed_ecapa.yaml).

@@ -50,7 +50,7 @@ import torch
 import yaml
 from ruamel.yaml import YAML
 
-from seed_brain.errors import disk_space
+from seed_brain.utils.errors import disk_space
 from seed_brain.utils.files import save_torch, write_bytes, write_text
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ MARKER = "# seed-brain model folder"
 END_MARKER = "# end of the seed-brain model folder"
 
 #: The diffusion of the recipe's yaml (SEED's settings).
-DEFAULT_DIFFUSION_YAML = """!new:seed_brain.diffusion.SEEDDiffusion
+DEFAULT_DIFFUSION_YAML = """!new:seed_brain.model.diffusion.SEEDDiffusion
     num_timesteps: 1000
     beta_schedule: scaled_linear
     prediction: sample
@@ -205,13 +205,13 @@ def _encoder_yaml(node):
     -------
     >>> from ruamel.yaml import YAML
     >>> node = YAML().load(
-    ...     "e: !new:seed_brain.encoders.ECAPAEncoder\\n"
+    ...     "e: !new:seed_brain.model.encoders.ECAPAEncoder\\n"
     ...     "    pretrained_path: speechbrain/spkrec-ecapa-voxceleb\\n"
     ...     "    savedir: /runs/1/save/pretrained_encoder\\n"
     ...     "    lin_neurons: 192\\n"
     ... )["e"]
     >>> print(_encoder_yaml(node))
-    !new:seed_brain.encoders.ECAPAEncoder
+    !new:seed_brain.model.encoders.ECAPAEncoder
         pretrained_path: null
         savedir: null
         lin_neurons: 192
@@ -241,7 +241,7 @@ def _sha256(path):
 
 def _remove_partials(out):
     """Removes what exports that were stopped left in ``out``."""
-    from seed_brain.lock import _alive
+    from seed_brain.utils.lock import _alive
 
     for entry in out.iterdir():
         name = entry.name
@@ -268,7 +268,9 @@ def _hparams_text(settings, encoder_yaml, diffusion_yaml, denoiser_yaml, src):
         '#   model = SEEDSpeakerRecognition.from_hparams(source="<folder>")',
         '#   score, same = model.verify_files("a.wav", "b.wav")',
         "#",
-        f"# Exported from: {src}" if src else "# Written by seed_brain.export",
+        f"# Exported from: {src}"
+        if src
+        else "# Written by seed_brain.inference.export",
         "# NOTE: hyperpyyaml files execute code (!new:, !name:): load only",
         "# model folders from sources you trust.",
         "# ##########################################################"
@@ -399,7 +401,8 @@ def write_model_folder(
     denoiser_yaml : str
         HyperPyYAML node that builds the denoiser.
     diffusion_yaml : str
-        HyperPyYAML node of the :class:`seed_brain.diffusion.SEEDDiffusion`.
+        HyperPyYAML node of the
+        :class:`seed_brain.model.diffusion.SEEDDiffusion`.
     settings : dict or None
         Overrides of :data:`DEFAULT_SETTINGS`.
     readme : str or None
@@ -418,7 +421,7 @@ def write_model_folder(
 
     Raises
     ------
-    seed_brain.errors.DiskFullError
+    seed_brain.utils.errors.DiskFullError
         No room for the files (the message names the folder and the
         space needed); nothing of this export is left behind.
 
@@ -627,7 +630,7 @@ def _training_data(hp, folder):
     if clean is None:
         lines.append(
             "- clean speech: the generated demonstration corpus "
-            "(`seed_brain.demo`, eSpeak NG voices): synthetic, not real "
+            "(`seed_brain.dataio.demo`, eSpeak NG voices): synthetic, not real "
             "speakers"
         )
     else:
@@ -716,7 +719,7 @@ def _readme(run, settings, encoder_yaml, ckpt_info, results_md, threshold_src):
         "",
         "SEED (speaker embedding enhancement diffusion, Nam et al., "
         "Interspeech 2025) over a frozen speaker encoder, exported by "
-        "`seed_brain.export` from the training run "
+        "`seed_brain.inference.export` from the training run "
         f"`{folder}`.",
         "",
         "```python",
@@ -810,7 +813,7 @@ def _check_encoder(model, folder, atol=1e-4):
     cached in ``cache/dev_embeddings.pt``; skipped when either is missing.
     Returns the number of files compared.
     """
-    from seed_brain.audio import load_audio
+    from seed_brain.dataio.audio import load_audio
 
     prepared = folder / "data" / "prepared.json"
     cache = folder / "cache" / "dev_embeddings.pt"

@@ -20,7 +20,7 @@ import torch
 from speechbrain.augment.time_domain import AddNoise
 from torch import nn
 
-from seed_brain.audio import load_audio
+from seed_brain.dataio.audio import load_audio
 
 
 def _takes_lengths(module):
@@ -305,7 +305,7 @@ class InMemoryAddNoise(AddNoise):
     ---------
     csv_file : str
         CSV with a ``wav`` column (as written by
-        :func:`seed_brain.dataprep.prepare_augment_csv`).
+        :func:`seed_brain.dataio.manifests.prepare_augment_csv`).
     snr_low : float
         Lowest SNR in dB.
     snr_high : float
@@ -318,7 +318,7 @@ class InMemoryAddNoise(AddNoise):
     Example
     -------
     >>> import os, tempfile
-    >>> from seed_brain.audio import write_audio
+    >>> from seed_brain.dataio.audio import write_audio
     >>> tmp = tempfile.mkdtemp()
     >>> write_audio(os.path.join(tmp, "n.wav"), torch.randn(4000))
     >>> with open(os.path.join(tmp, "n.csv"), "w") as f:
@@ -405,7 +405,7 @@ class BabbleAddNoise(InMemoryAddNoise):
     Example
     -------
     >>> import os, tempfile
-    >>> from seed_brain.audio import write_audio
+    >>> from seed_brain.dataio.audio import write_audio
     >>> tmp = tempfile.mkdtemp()
     >>> for i in range(3):
     ...     write_audio(os.path.join(tmp, f"s{i}.wav"), torch.randn(8000))

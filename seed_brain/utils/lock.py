@@ -2,7 +2,7 @@
 
 ``train.py`` takes ``<output_folder>/.lock`` before it writes anything
 there. A second run started on the same folder while the first is alive
-stops at once with a :class:`seed_brain.errors.RunLockedError` naming the
+stops at once with a :class:`seed_brain.utils.errors.RunLockedError` naming the
 holder (process id, host, command, start time). A lock left by a run that
 was killed (its process is gone, or the id now belongs to another
 process) is stale: it is taken over with a warning. The lock is released
@@ -24,7 +24,7 @@ import socket
 import sys
 import time
 
-from seed_brain.errors import RunLockedError
+from seed_brain.utils.errors import RunLockedError
 
 __all__ = ["LOCK_NAME", "RunLock", "lock_output_folder"]
 
@@ -85,7 +85,7 @@ class RunLock:
     >>> RunLock(folder).acquire()
     Traceback (most recent call last):
     ...
-    seed_brain.errors.RunLockedError: Output folder ... is in use by ...
+    seed_brain.utils.errors.RunLockedError: Output folder ... is in use by ...
     """
 
     def __init__(self, folder, name=LOCK_NAME):

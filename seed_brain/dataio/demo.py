@@ -60,7 +60,8 @@ interrupted run never leaves a truncated file under its final name.
 
 Command line::
 
-    python -m seed_brain.demo OUT_FOLDER [--seed 0] [--n-train-utts 120] ...
+    python -m seed_brain.dataio.demo OUT_FOLDER [--seed 0] [--n-train-utts 120]
+    ...
 
 Requires ``pip install "espeakng-loader==0.2.4"`` (see
 :data:`ESPEAK_REQUIREMENT`).
@@ -1357,9 +1358,9 @@ def make_demo_data(
 
 
 def main(argv=None) -> int:
-    """Command line entry point: ``python -m seed_brain.demo OUT``."""
+    """Command line entry point: ``python -m seed_brain.dataio.demo OUT``."""
     parser = argparse.ArgumentParser(
-        prog="python -m seed_brain.demo",
+        prog="python -m seed_brain.dataio.demo",
         description="Generate the offline SEED demo data: synthetic speech "
         "(eSpeak NG), train/test noise and simulated room impulse responses.",
     )

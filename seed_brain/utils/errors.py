@@ -79,7 +79,8 @@ class TextFormatError(UserError, ValueError):
 
 
 class RunLockedError(UserError):
-    """An output folder that a live run holds (see :mod:`seed_brain.lock`).
+    """An output folder that a live run holds (see
+    :mod:`seed_brain.utils.lock`).
 
     Example
     -------
@@ -104,7 +105,7 @@ class DiskFullError(UserError, OSError):
 
 #: What :func:`run_main` reports as one line: :class:`UserError` and the
 #: built-in types that the validation raises (missing or misplaced files,
-#: values out of range; :class:`seed_brain.audio.AudioError` is a
+#: values out of range; :class:`seed_brain.dataio.audio.AudioError` is a
 #: ``ValueError``).
 USER_ERRORS = (
     UserError,
@@ -212,7 +213,7 @@ def disk_space(folder, needed=None, what="files", fix=None):
     ...     raise OSError(errno.ENOSPC, "No space left on device")
     Traceback (most recent call last):
     ...
-    seed_brain.errors.DiskFullError: No space left to write a file in ...
+    seed_brain.utils.errors.DiskFullError: No space left to write a file in ...
     """
     try:
         yield

@@ -1,7 +1,8 @@
 """A SpeechBrain pretrained interface for SEED models.
 
 :class:`SEEDSpeakerRecognition` loads a folder written by
-:func:`seed_brain.export.export_model` (or ``seed-brain export``) the way
+:func:`seed_brain.inference.export.export_model` (or ``seed-brain export``) the
+way
 SpeechBrain's ``SpeakerRecognition`` loads its models::
 
     from seed_brain.inference import SEEDSpeakerRecognition
@@ -18,9 +19,9 @@ with ``torch.load(..., weights_only=True)`` and strict key matching.
 Reproducibility
 ---------------
 SEED's output depends on the forward noise it adds before its one
-denoising step. As in :class:`seed_brain.brain.SEEDBrain`, that noise is
-drawn per item from :func:`seed_brain.brain.utterance_noise`, seeded by the
-item's *id* and the model's ``eval_seed``, so an embedding never depends on
+denoising step. As in :class:`seed_brain.model.brain.SEEDBrain`, that noise is
+drawn per item from :func:`seed_brain.model.brain.utterance_noise`, seeded by
+the item's *id* and the model's ``eval_seed``, so an embedding never depends on
 the batch it is in, and ``enhance_embeddings(emb, ids)`` equals
 ``SEEDBrain.enhance(emb, ids)`` of the training run bit for bit. When no
 ids are given, the id of an item is a hash of its content:
@@ -47,9 +48,9 @@ import torch.nn.functional as F
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import fetch
 
-from seed_brain.audio import load_audio
-from seed_brain.brain import baseline_with_backend, enhance_with_ids
-from seed_brain.errors import ModelFileError, UserError
+from seed_brain.dataio.audio import load_audio
+from seed_brain.model.brain import baseline_with_backend, enhance_with_ids
+from seed_brain.utils.errors import ModelFileError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def load_state_dict_strict(obj, path):
 
     Raises
     ------
-    seed_brain.errors.ModelFileError
+    seed_brain.utils.errors.ModelFileError
         The file is missing, truncated or not a checkpoint, or its keys or
         shapes do not match the module (another embedding size, another
         encoder). A ``RuntimeError``.
@@ -111,7 +112,7 @@ def load_state_dict_strict(obj, path):
     >>> load_state_dict_strict(torch.nn.Linear(3, 2), path)
     Traceback (most recent call last):
     ...
-    seed_brain.errors.ModelFileError: Weights in ...lin.ckpt do not fit ...
+    seed_brain.utils.errors.ModelFileError: Weights in ...lin.ckpt do not ...
     """
     state = read_checkpoint(path)
     try:
@@ -142,7 +143,7 @@ def read_checkpoint(path, fix=REFETCH):
 
     Raises
     ------
-    seed_brain.errors.ModelFileError
+    seed_brain.utils.errors.ModelFileError
         The file is missing, truncated (an interrupted copy), corrupted,
         or holds no state dict; the message names it and the fix.
 
@@ -156,7 +157,7 @@ def read_checkpoint(path, fix=REFETCH):
     >>> read_checkpoint(path)
     Traceback (most recent call last):
     ...
-    seed_brain.errors.ModelFileError: Cannot read ...cut.ckpt ...
+    seed_brain.utils.errors.ModelFileError: Cannot read ...cut.ckpt ...
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -238,8 +239,8 @@ def check_model_folder(folder, hparams_file="hyperparams.yaml"):
     """Checks the files of a local model folder before they are loaded.
 
     Every weight file must exist and be readable; when ``hyperparams.yaml``
-    records checksums (folders written by :mod:`seed_brain.export`), each
-    file must match its own.
+    records checksums (folders written by :mod:`seed_brain.inference.export`),
+    each file must match its own.
 
     Arguments
     ---------
@@ -257,7 +258,7 @@ def check_model_folder(folder, hparams_file="hyperparams.yaml"):
 
     Raises
     ------
-    seed_brain.errors.ModelFileError
+    seed_brain.utils.errors.ModelFileError
         A missing, empty, truncated or corrupted file, or a
         ``hyperparams.yaml`` that is not UTF-8 text.
     """
@@ -409,7 +410,7 @@ class SEEDSpeakerRecognition(Pretrained):
 
     A SpeechBrain ``Pretrained`` interface over a frozen speaker encoder
     and a SEED denoiser. Build it with :meth:`from_hparams` from a folder
-    written by :func:`seed_brain.export.export_model`.
+    written by :func:`seed_brain.inference.export.export_model`.
 
     Embeddings are ``[B, D]`` (SpeechBrain's ``SpeakerRecognition`` returns
     ``[B, 1, D]``). Enhanced embeddings are L2-normalised when the model
@@ -425,7 +426,7 @@ class SEEDSpeakerRecognition(Pretrained):
     Example
     -------
     >>> import tempfile
-    >>> from seed_brain.export import write_model_folder
+    >>> from seed_brain.inference.export import write_model_folder
     >>> from seed_brain.lobes import RDMMLP
     >>> from seed_brain.lobes.ge2e import GE2E
     >>> _ = torch.manual_seed(0)
@@ -522,7 +523,7 @@ class SEEDSpeakerRecognition(Pretrained):
             lacks ``hyperparams.yaml``.
         ModelSourceError
             A hub id that cannot be fetched.
-        seed_brain.errors.ModelFileError
+        seed_brain.utils.errors.ModelFileError
             A weight file of the folder that is missing, truncated,
             corrupted, of another model (it does not fit the modules), or
             that differs from the checksum recorded in ``hyperparams.yaml``;
@@ -603,7 +604,7 @@ class SEEDSpeakerRecognition(Pretrained):
     def load_audio(self, path, savedir=None):
         """Loads an audio file as the recipe does: mono, at the model rate.
 
-        Uses :func:`seed_brain.audio.load_audio` (the loader of
+        Uses :func:`seed_brain.dataio.audio.load_audio` (the loader of
         ``SEEDBrain.embed_files``), so embeddings match the recipe's.
         Non-local paths (URLs, hub files) are fetched first.
 

@@ -9,12 +9,13 @@
     seed-brain export RUN_FOLDER OUT_FOLDER
 
 ``MODEL`` is a folder written by ``seed-brain export`` (or a hub id).
-``python -m seed_brain.cli`` is the same command. ``seed-brain <command>
+``python -m seed_brain.inference.cli`` is the same command. ``seed-brain
+<command>
 --help`` explains each command.
 
 Errors: a mistake (a missing or damaged file, a bad value, a full disk)
 is reported as one line, ``seed-brain: error: ...``, with exit status 1
-(:mod:`seed_brain.errors`); ``--debug`` or ``SEED_BRAIN_DEBUG=1`` shows
+(:mod:`seed_brain.utils.errors`); ``--debug`` or ``SEED_BRAIN_DEBUG=1`` shows
 its traceback.
 
 Ids and reproducibility: SEED's forward noise is seeded per item id (see
@@ -37,7 +38,7 @@ import sys
 
 import torch
 
-from seed_brain.errors import UserError, debug_requested, run_main
+from seed_brain.utils.errors import UserError, debug_requested, run_main
 from seed_brain.utils.files import file_key, save_torch, write_text
 from seed_brain.utils.progress import progress
 
@@ -272,7 +273,8 @@ def score_trials_file(
     model : seed_brain.inference.SEEDSpeakerRecognition
         The model.
     trials_path : str
-        ``label enrol test`` lines (:func:`seed_brain.dataprep.read_trials`).
+        ``label enrol test`` lines
+        (:func:`seed_brain.dataio.manifests.read_trials`).
     audio_root : str
         Folder the trial paths are relative to.
     out : str
@@ -297,8 +299,8 @@ def score_trials_file(
     Example
     -------
     >>> import tempfile
-    >>> from seed_brain.audio import write_audio
-    >>> from seed_brain.export import write_model_folder
+    >>> from seed_brain.dataio.audio import write_audio
+    >>> from seed_brain.inference.export import write_model_folder
     >>> from seed_brain.inference import SEEDSpeakerRecognition
     >>> from seed_brain.lobes import RDMMLP
     >>> from seed_brain.lobes.ge2e import GE2E
@@ -334,7 +336,7 @@ def score_trials_file(
     3 files: 3 embeddings cached in ..., 0 to compute
     3
     """
-    from seed_brain.dataprep import read_trials
+    from seed_brain.dataio.manifests import read_trials
     from seed_brain.scoring import compute_eer, compute_min_dcf, score_trials
 
     if log is None:
@@ -447,7 +449,7 @@ def _cmd_score(args):
 
 def _cmd_export(args):
     """``seed-brain export``: a training run to an inference folder."""
-    from seed_brain.export import export_model
+    from seed_brain.inference.export import export_model
 
     encoder_yaml = None
     if args.encoder_yaml:
@@ -684,7 +686,7 @@ def main(argv=None):
     -------
     int
         0 on success, 1 on a user error (one line on stderr; see
-        :func:`seed_brain.errors.run_main`), 130 when interrupted. Bugs
+        :func:`seed_brain.utils.errors.run_main`), 130 when interrupted. Bugs
         keep their traceback.
 
     Example
