@@ -318,7 +318,7 @@ def test_weighted_eer_equals_compute_eer():
     rng = np.random.default_rng(6)
     labels = (rng.random(2000) < 0.2).astype(bool)
     scores = np.round(rng.normal(size=2000) + labels, 1)  # ties
-    weighted = scoring.metrics._WeightedEER(scores, labels)
+    weighted = scoring.bootstrap._WeightedEER(scores, labels)
     got = weighted(np.ones(2000, dtype=np.int64))
     assert got == compute_eer(scores[labels], scores[~labels])[0]
     # weights = explicit resampling
