@@ -20,8 +20,9 @@ import pytest
 import torch
 
 from seed_brain.dataio import corpora
-from seed_brain.dataio import manifests as dataprep
 from seed_brain.dataio.audio import audio_info, load_audio, write_audio
+from seed_brain.dataio.conditions import prepare_test_conditions
+from seed_brain.dataio.trials import read_trials
 
 
 def _speakers(data_dir, first, count):
@@ -125,7 +126,7 @@ def test_voxceleb1_o_relative_paths(fake_vox, tmp_path):
     )
     assert info["test_folder"] == str(fake_vox["vox"])
     assert (info["n_target"], info["n_nontarget"]) == (8, 8)
-    listed = dataprep.read_trials(info["trials"], root=info["test_folder"])
+    listed = read_trials(info["trials"], root=info["test_folder"])
     assert listed == fake_vox["listed"]
     mtime = os.stat(info["trials"]).st_mtime_ns
     assert (
@@ -144,7 +145,7 @@ def test_voxceleb1_o_full_paths(fake_vox, tmp_path):
         trials=fake_vox["trials"],
         full_paths=True,
     )
-    trials = dataprep.read_trials(info["trials"], root=info["test_folder"])
+    trials = read_trials(info["trials"], root=info["test_folder"])
     assert all(os.path.isabs(e) and os.path.isabs(t) for _, e, t in trials)
     assert len(trials) == len(fake_vox["listed"])
 
@@ -182,11 +183,11 @@ def test_vcmix_relative_paths_and_test_conditions(fake_vox, tmp_path, data_dir):
     )
     n_nontarget = len(fake_vox["vc_nontarget"])
     assert (info["n_target"], info["n_nontarget"]) == (8, n_nontarget)
-    trials = dataprep.read_trials(info["trials"], root=info["test_folder"])
+    trials = read_trials(info["trials"], root=info["test_folder"])
     assert [t[0] for t in trials] == [1] * 8 + [0] * n_nontarget
     assert {t[1].split("/")[0] for t in trials} == {"vox1", "voxconverse"}
     # The list works as a test set with noisy conditions.
-    conds = dataprep.prepare_test_conditions(
+    conds = prepare_test_conditions(
         info["test_folder"],
         info["trials"],
         tmp_path / "conditions",
@@ -223,7 +224,7 @@ def test_vcmix_full_paths_and_separate_list(fake_vox, tmp_path):
         vox1_trials=fake_vox["trials"],
         full_paths=True,
     )
-    trials = dataprep.read_trials(info["trials"], root=info["test_folder"])
+    trials = read_trials(info["trials"], root=info["test_folder"])
     assert all(os.path.isabs(e) and os.path.isfile(t) for _, e, t in trials)
     assert info["n_nontarget"] == len(fake_vox["vc_nontarget"])
 

@@ -11,19 +11,20 @@ import pytest
 import torch
 
 from seed_brain.dataio.audio import audio_info, load_audio, write_audio
-from seed_brain.dataio.manifests import (
+from seed_brain.dataio.conditions import (
     DEFAULT_CONDITIONS,
     _rng_for,
     corrupt_utterance,
-    list_audio_files,
     mix_at_snr,
-    prepare_augment_csv,
-    prepare_clean_manifest,
     prepare_test_conditions,
-    prepare_trials,
-    read_trials,
     reverberate,
 )
+from seed_brain.dataio.manifests import (
+    list_audio_files,
+    prepare_augment_csv,
+    prepare_clean_manifest,
+)
+from seed_brain.dataio.trials import prepare_trials, read_trials
 
 DATA = Path(
     os.environ.get(
@@ -309,7 +310,7 @@ def test_trials_caps_balanced_and_seeded(tmp_path, caplog):
 
     # Same seed: same list (and nothing rewritten); other seed: other list.
     before = path.stat().st_mtime_ns
-    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.manifests"):
+    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.trials"):
         same = prepare_trials(
             tmp_path / "test", path, max_target=7, max_nontarget=12, seed=1
         )
@@ -580,7 +581,7 @@ def test_conditions_deterministic_and_idempotent(
 
     # Second identical call: nothing written, said in the log.
     before = _mtimes(tmp_path / "one")
-    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.manifests"):
+    with caplog.at_level(logging.INFO, logger="seed_brain.dataio.conditions"):
         _run_conditions(root, trials, tmp_path / "one", conditions=conditions)
     assert _mtimes(tmp_path / "one") == before
     assert "nothing written" in caplog.text

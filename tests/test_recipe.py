@@ -18,8 +18,8 @@ import torch
 from speechbrain.augment.time_domain import AddNoise, AddReverb
 
 from seed_brain.dataio.audio import load_audio
+from seed_brain.dataio.conditions import DEFAULT_CONDITIONS
 from seed_brain.dataio.manifests import (
-    DEFAULT_CONDITIONS,
     prepare_augment_csv,
     prepare_clean_manifest,
 )

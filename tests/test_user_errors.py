@@ -23,8 +23,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from seed_brain.dataio.conditions import prepare_test_conditions
 from seed_brain.dataio.corpora import read_trial_list
-from seed_brain.dataio.manifests import prepare_test_conditions, read_trials
+from seed_brain.dataio.trials import read_trials
 from seed_brain.inference import SEEDSpeakerRecognition
 from seed_brain.inference.cli import main as cli_main
 from seed_brain.inference.export import write_model_folder

@@ -34,6 +34,12 @@ from seed_brain.dataio.audio import (
     load_audio,
     write_audio,
 )
+from seed_brain.dataio.conditions import (
+    _condition_rel,
+    corrupt_utterance,
+    prepare_test_conditions,
+)
+from seed_brain.dataio.trials import prepare_trials, read_trials
 from seed_brain.utils.files import file_key, read_json, write_text
 from seed_brain.utils.progress import progress
 from seed_brain.views.cache import crop_starts, take_crop
@@ -256,7 +262,7 @@ def heldout_plans(
     spread over the file (:func:`spread_starts`); ``heldout_long``: two
     stretches of ``long_seconds``, or the two halves of a shorter file.
     Each file gets its own folder (its own identity), so that
-    :func:`seed_brain.dataio.manifests.prepare_trials` makes segments of one
+    :func:`seed_brain.dataio.trials.prepare_trials` makes segments of one
     file target trials.
 
     Arguments
@@ -327,7 +333,7 @@ def short_test_plan(trials, root, segment_seconds, sample_rate=16000, seed=0):
     seg = int(round(segment_seconds * sample_rate))
     plan, mapping = {}, {}
     for path in sorted({p for _, e, t in trials for p in (e, t)}):
-        out = dataprep._condition_rel(path)
+        out = _condition_rel(path)
         if out in plan:
             first = next(k for k, v in mapping.items() if v == out)
             raise ValueError(
@@ -436,7 +442,7 @@ def write_segments(folder, plan, sample_rate=16000, settings=None):
 
 def _prepare_test_set(folder, audio, trials, corrupt):
     """Corrupted conditions of one extra test set; its prepared entry."""
-    conds = dataprep.prepare_test_conditions(
+    conds = prepare_test_conditions(
         audio,
         trials,
         os.path.join(folder, "conditions"),
@@ -551,9 +557,7 @@ def prepare_dev_set(
                         "can be set: remove that file from the clean folder "
                         "or change 'seed' to hold out other utterances."
                     )
-                noisy = dataprep.corrupt_utterance(
-                    chunk, cond, rng, noises, rirs
-                )
+                noisy = corrupt_utterance(chunk, cond, rng, noises, rirs)
                 write_audio(noisy_path, noisy, sample_rate)
             items[f"dev_clean/{sid}"] = clean_path
             items[f"dev_noisy/{sid}"] = noisy_path
@@ -666,7 +670,7 @@ def prepare_seed_data(
         Glob patterns selecting files of each source (e.g. train on
         ``noise[1-5].wav`` and test on the rest of one folder).
     conditions : list of dict or None
-        Test conditions (default: ``dataprep.DEFAULT_CONDITIONS``).
+        Test conditions (default: ``conditions.DEFAULT_CONDITIONS``).
     max_target, max_nontarget : int or None
         Trial caps.
     min_duration : float
@@ -731,7 +735,7 @@ def prepare_seed_data(
     """
     os.makedirs(data_folder, exist_ok=True)
     if test_trials is not None:  # a bad line stops here, before any work
-        dataprep.read_trials(test_trials, root=test_folder or "/")
+        read_trials(test_trials, root=test_folder or "/")
     if music_folder is None:  # music falls back to the noise files
         music_folder = noise_folder
         music_include = (
@@ -860,7 +864,7 @@ def prepare_seed_data(
         # or full paths; copied as it is (the trial caps do not apply).
         if test_folder is None:
             test_folder = "/"
-        listed = dataprep.read_trials(test_trials, root=test_folder)
+        listed = read_trials(test_trials, root=test_folder)
         if max_target is not None or max_nontarget is not None:
             logger.warning(
                 "max_target / max_nontarget do not apply to test_trials "
@@ -871,7 +875,7 @@ def prepare_seed_data(
             trials_path, "".join(f"{lab} {e} {t}\n" for lab, e, t in listed)
         )
     else:
-        dataprep.prepare_trials(
+        prepare_trials(
             test_folder, trials_path, max_target, max_nontarget, seed
         )
     test_noise = _select(
@@ -892,7 +896,7 @@ def prepare_seed_data(
                 {"file": path, "reason": reason, "kind": "bad_audio"}
             )
             files.remove(path)
-    conds = dataprep.prepare_test_conditions(
+    conds = prepare_test_conditions(
         test_folder,
         trials_path,
         os.path.join(data_folder, "conditions"),
@@ -904,7 +908,7 @@ def prepare_seed_data(
     )
     test_sets = _prepare_test_sets(
         data_folder,
-        dataprep.read_trials(trials_path),
+        read_trials(trials_path),
         test_folder,
         heldout_rows,
         heldout_segments,
@@ -1076,7 +1080,7 @@ def _prepare_test_sets(
         for name, plan in plans.items():
             folder = os.path.join(data_folder, "test_sets", name)
             audio = write_segments(folder, plan, sample_rate)
-            trials = dataprep.prepare_trials(
+            trials = prepare_trials(
                 audio,
                 os.path.join(folder, "trials.txt"),
                 max_target,

@@ -274,7 +274,7 @@ def score_trials_file(
         The model.
     trials_path : str
         ``label enrol test`` lines
-        (:func:`seed_brain.dataio.manifests.read_trials`).
+        (:func:`seed_brain.dataio.trials.read_trials`).
     audio_root : str
         Folder the trial paths are relative to.
     out : str
@@ -336,7 +336,7 @@ def score_trials_file(
     3 files: 3 embeddings cached in ..., 0 to compute
     3
     """
-    from seed_brain.dataio.manifests import read_trials
+    from seed_brain.dataio.trials import read_trials
     from seed_brain.scoring import compute_eer, compute_min_dcf, score_trials
 
     if log is None:
