@@ -28,19 +28,19 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.sampler import ReproducibleRandomSampler
 from speechbrain.utils.distributed import run_on_main
 
-from seed_brain.dataio.prepare import (
-    check_overrides,
-    load_prepared,
-    prepare_seed_data,
-    test_items,
-    test_set_items,
-    train_dataset,
-)
+from seed_brain.dataio.checks import check_overrides
+from seed_brain.dataio.prepare import prepare_seed_data
 from seed_brain.model.brain import SEEDBrain, embeddings_dataset
 from seed_brain.utils.distributed import rank_and_world
 from seed_brain.utils.errors import run_main
 from seed_brain.utils.lock import lock_output_folder
 from seed_brain.views.cache import ViewCache
+from seed_brain.views.datasets import (
+    load_prepared,
+    test_items,
+    test_set_items,
+    train_dataset,
+)
 
 logger = logging.getLogger(__name__)
 

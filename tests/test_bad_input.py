@@ -21,11 +21,8 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
 from seed_brain.dataio.audio import AudioError, audio_info, load_audio
-from seed_brain.dataio.prepare import (
-    check_overrides,
-    prepare_seed_data,
-    validate_inputs,
-)
+from seed_brain.dataio.checks import check_overrides, validate_inputs
+from seed_brain.dataio.prepare import prepare_seed_data
 from seed_brain.dataio.trials import read_trials
 from seed_brain.lobes import RDMMLP
 from seed_brain.model.brain import SEEDBrain

@@ -23,15 +23,12 @@ from seed_brain.dataio.manifests import (
     prepare_augment_csv,
     prepare_clean_manifest,
 )
-from seed_brain.dataio.prepare import (
-    load_prepared,
-    prepare_dev_set,
-    prepare_seed_data,
-    split_dev,
-)
-from seed_brain.dataio.prepare import test_items as recipe_test_items
+from seed_brain.dataio.prepare import prepare_dev_set, prepare_seed_data
+from seed_brain.dataio.splits import split_dev
 from seed_brain.views import ViewBuilder
 from seed_brain.views.cache import ViewCache, crop_starts, take_crop
+from seed_brain.views.datasets import load_prepared
+from seed_brain.views.datasets import test_items as recipe_test_items
 
 SR = 16000
 
@@ -804,7 +801,7 @@ def test_test_set_segments(heldout_data, data_dir):
 
 def test_test_set_items(heldout_data):
     """Keys prefixed by the set, distinct from the main test's, all files."""
-    from seed_brain.dataio.prepare import (
+    from seed_brain.views.datasets import (
         test_set_items as recipe_test_set_items,
     )
 

@@ -18,6 +18,7 @@ from seed_brain.utils.errors import disk_space
 
 __all__ = [
     "file_key",
+    "read_csv",
     "read_json",
     "save_torch",
     "write_bytes",
@@ -147,6 +148,23 @@ def read_json(path, default=None):
             return json.load(fin)
     except (OSError, ValueError):
         return default
+
+
+def read_csv(path):
+    """The rows of a CSV file with a header line, as dicts.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.csv")
+    >>> _ = write_text(path, "ID,wav\\nx,x.wav\\n")
+    >>> read_csv(path)
+    [{'ID': 'x', 'wav': 'x.wav'}]
+    """
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fin:
+        return list(csv.DictReader(fin))
 
 
 def save_torch(obj, path, what=None, fix=None):
