@@ -24,7 +24,8 @@ from seed_brain.inference import (
     embedding_id,
     waveform_id,
 )
-from seed_brain.inference.export import export_model, write_model_folder
+from seed_brain.inference.export import export_model
+from seed_brain.inference.model_folder import write_model_folder
 from seed_brain.lobes import RDMMLP
 
 ROOT = Path(__file__).resolve().parents[1]

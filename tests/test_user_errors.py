@@ -28,7 +28,7 @@ from seed_brain.dataio.corpora import read_trial_list
 from seed_brain.dataio.trials import read_trials
 from seed_brain.inference import SEEDSpeakerRecognition
 from seed_brain.inference.cli import main as cli_main
-from seed_brain.inference.export import write_model_folder
+from seed_brain.inference.model_folder import write_model_folder
 from seed_brain.lobes import RDMMLP
 from seed_brain.utils import errors
 from seed_brain.utils.errors import (
@@ -603,7 +603,7 @@ def test_error_line_is_one_line():
 
 
 def test_option_given_twice_is_a_clear_error():
-    from seed_brain.dataio.prepare import check_overrides
+    from seed_brain.dataio.checks import check_overrides
 
     with pytest.raises(ValueError, match="given twice.*seed"):
         check_overrides(

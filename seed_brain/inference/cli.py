@@ -300,7 +300,7 @@ def score_trials_file(
     -------
     >>> import tempfile
     >>> from seed_brain.dataio.audio import write_audio
-    >>> from seed_brain.inference.export import write_model_folder
+    >>> from seed_brain.inference.model_folder import write_model_folder
     >>> from seed_brain.inference import SEEDSpeakerRecognition
     >>> from seed_brain.lobes import RDMMLP
     >>> from seed_brain.lobes.ge2e import GE2E
