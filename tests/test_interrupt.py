@@ -35,7 +35,7 @@ from recipe_runs import (
     start,
 )
 
-from seed_brain.model.brain import _checkpoint_problem
+from seed_brain.model.checkpoints import _checkpoint_problem
 
 pytestmark = pytest.mark.slow
 
