@@ -19,9 +19,6 @@ Authors
  * seed-brain developers 2026
 """
 
-import argparse
-import json
-import logging
 import os
 import sys
 
@@ -30,15 +27,12 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from seed_brain.dataio import corpora
+from seed_brain.utils.scripts import doc_parser, print_test_set, start_logging
 
 
 def main(argv=None):
     """Command line entry point."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
+    parser = doc_parser(__doc__)
     parser.add_argument("--voxceleb1_folder", required=True)
     parser.add_argument("--out_folder", required=True)
     parser.add_argument(
@@ -49,7 +43,7 @@ def main(argv=None):
     parser.add_argument("--checksum", default=None)
     parser.add_argument("--full_paths", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    start_logging()
     info = corpora.prepare_voxceleb1_o(
         args.voxceleb1_folder,
         args.out_folder,
@@ -57,11 +51,7 @@ def main(argv=None):
         checksum=args.checksum,
         full_paths=args.full_paths,
     )
-    print(json.dumps(info, indent=1))
-    print(
-        f"train.py arguments: --test_folder={info['test_folder']} "
-        f"--test_trials={info['trials']}"
-    )
+    print_test_set(info)
     return info
 
 
