@@ -26,9 +26,7 @@ Authors
  * seed-brain developers 2026
 """
 
-import argparse
 import json
-import logging
 import os
 import sys
 
@@ -39,7 +37,9 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from seed_brain.dataio import corpora
+from seed_brain.dataio import training_corpora
 from seed_brain.utils.files import write_json
+from seed_brain.utils.scripts import doc_parser, start_logging
 
 CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -95,7 +95,7 @@ def prepare(
         False: fail instead of downloading.
     babble_count, babble_seconds : int, float
         Generated babble files (see
-        ``seed_brain.dataio.corpora.prepare_musan``).
+        ``seed_brain.dataio.training_corpora.prepare_musan``).
     seed : int
         Seed of the babble.
 
@@ -128,7 +128,7 @@ def prepare(
             local.get("musan"),
             allow_download,
         )
-        summary["musan"] = corpora.prepare_musan(
+        summary["musan"] = training_corpora.prepare_musan(
             folder,
             os.path.join(data_root, "musan_csv"),
             babble_count=babble_count,
@@ -143,7 +143,7 @@ def prepare(
             local.get("rirs"),
             allow_download,
         )
-        summary["rirs"] = corpora.prepare_rirs(
+        summary["rirs"] = training_corpora.prepare_rirs(
             folder, os.path.join(data_root, "rirs_csv")
         )
     args = []
@@ -166,11 +166,7 @@ def prepare(
 
 def main(argv=None):
     """Command line entry point."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
+    parser = doc_parser(__doc__)
     parser.add_argument("--data_root", required=True)
     parser.add_argument("--config", default=CONFIG)
     parser.add_argument("--only", nargs="+", default=None)
@@ -186,7 +182,7 @@ def main(argv=None):
     parser.add_argument("--babble_seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    start_logging()
     local = {}
     for item in args.local:
         if "=" not in item:

@@ -46,12 +46,11 @@ import torchaudio
 from hyperpyyaml import load_hyperpyyaml
 
 try:
-    from seed_brain.dataio import corpora
     from seed_brain.dataio import manifests as dataprep
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain.dataio import corpora
     from seed_brain.dataio import manifests as dataprep
+from seed_brain.dataio import training_corpora
 from seed_brain.model.encoders import export_ecapa, export_voxceleb_trainer
 from seed_brain.utils.files import read_json, write_json
 
@@ -303,9 +302,9 @@ def main(argv):
     )
     del first
     sb.utils.distributed.run_on_main(
-        corpora.prepare_speaker_segments, kwargs=kwargs
+        training_corpora.prepare_speaker_segments, kwargs=kwargs
     )
-    segments = corpora.prepare_speaker_segments(**kwargs)
+    segments = training_corpora.prepare_speaker_segments(**kwargs)
     n_speakers = _count_speakers(segments["train"])
     out_n = user.get("out_n_neurons")
     if out_n is not None and int(out_n) != n_speakers:

@@ -19,7 +19,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from seed_brain.dataio import corpora
+from seed_brain.dataio import corpora, training_corpora
 from seed_brain.dataio.audio import audio_info, load_audio, write_audio
 from seed_brain.dataio.conditions import prepare_test_conditions
 from seed_brain.dataio.trials import read_trials
@@ -316,11 +316,11 @@ def test_musan_csvs_and_babble(data_dir, tmp_path):
         flac = sorted(spk.glob("*.flac"))[0]
         (speech / f"speech-librivox-{k:04d}.flac").symlink_to(flac)
     out = tmp_path / "musan_csv"
-    result = corpora.prepare_musan(
+    result = training_corpora.prepare_musan(
         musan, out, babble_count=3, babble_seconds=2.0, seed=1
     )
     rows = {
-        part: corpora._read_wavs(result[part])
+        part: training_corpora._read_wavs(result[part])
         for part in ("music", "noise", "speech", "babble")
     }
     assert [len(rows[p]) for p in ("music", "noise", "speech", "babble")] == [
@@ -336,7 +336,7 @@ def test_musan_csvs_and_babble(data_dir, tmp_path):
         assert audio_info(wav) == (16000, 32000, 1)
         assert float(load_audio(wav).abs().max()) > 0.01
     mtimes = [os.stat(w).st_mtime_ns for w in rows["babble"]]
-    again = corpora.prepare_musan(
+    again = training_corpora.prepare_musan(
         musan, out, babble_count=3, babble_seconds=2.0, seed=1
     )
     assert again == result
@@ -355,12 +355,12 @@ def test_rirs_simulated_subset_and_any_folder(data_dir, tmp_path):
     real = rirs / "real_rirs_isotropic_noises"
     real.mkdir()
     (real / "air_type1.wav").symlink_to(data_dir / "rir" / "rir2.wav")
-    result = corpora.prepare_rirs(rirs, tmp_path / "o1")
+    result = training_corpora.prepare_rirs(rirs, tmp_path / "o1")
     assert result["files"] == 1 and result["folder"].endswith("simulated_rirs")
     # Any folder: files at 48 kHz or stereo are converted.
-    result = corpora.prepare_rirs(data_dir / "rir", tmp_path / "o2")
+    result = training_corpora.prepare_rirs(data_dir / "rir", tmp_path / "o2")
     assert result["files"] == 7
-    wavs = corpora._read_wavs(result["rir"])
+    wavs = training_corpora._read_wavs(result["rir"])
     assert sum("/converted/" in w for w in wavs) == 2
     reverb = AddReverb(csv_file=result["rir"])
     assert reverb(torch.randn(2, 16000)).shape == (2, 16000)
@@ -372,7 +372,7 @@ def test_speaker_segments(data_dir, tmp_path):
         (folder / spk.name).mkdir(parents=True)
         for flac in sorted(spk.glob("*.flac"))[:2]:
             (folder / spk.name / flac.name).symlink_to(flac)
-    result = corpora.prepare_speaker_segments(
+    result = training_corpora.prepare_speaker_segments(
         folder, tmp_path / "seg", segment_seconds=2.0, max_segments_per_utt=3
     )
     assert result["speakers"] == 3
@@ -386,7 +386,7 @@ def test_speaker_segments(data_dir, tmp_path):
     assert all(float(r["stop"]) - float(r["start"]) == 2.0 for r in rows)
     mtime = os.stat(result["train"]).st_mtime_ns
     assert (
-        corpora.prepare_speaker_segments(
+        training_corpora.prepare_speaker_segments(
             folder,
             tmp_path / "seg",
             segment_seconds=2.0,
@@ -399,7 +399,9 @@ def test_speaker_segments(data_dir, tmp_path):
         sorted(_speakers(data_dir, 5, 1)[0].glob("*.flac"))[0]
     )
     with pytest.raises(ValueError, match="speaker folder"):
-        corpora.prepare_speaker_segments(folder, tmp_path / "seg2", 2.0)
+        training_corpora.prepare_speaker_segments(
+            folder, tmp_path / "seg2", 2.0
+        )
 
 
 def _recipe(name):
