@@ -258,7 +258,7 @@ def _noise_speech_shaped(rng, n, sr):
 
 
 def _noise_babble(rng, n, sr, tts):
-    from seed_brain.dataio.demo import _continuous_speech, sample_voice
+    from seed_brain.dataio.voices import _continuous_speech, sample_voice
 
     n_talkers = int(rng.integers(3, 8))
     x = np.zeros(n)
@@ -353,7 +353,7 @@ def make_noise(
         Duration.
     sample_rate : int
         Sampling rate in Hz.
-    tts : seed_brain.dataio.demo.ESpeak, optional
+    tts : seed_brain.dataio.voices.ESpeak, optional
         Speech synthesiser, needed by ``"babble"`` only.
 
     Returns
