@@ -9,7 +9,8 @@
 ``hyperparams.yaml``
     The encoder, diffusion and denoiser definitions copied from the run,
     the sampling settings of its evaluation (``sample_t``,
-    ``sample_steps``, ``num_draws``, ``ensemble_weight``, ``eval_seed``),
+    ``sample_steps``, ``num_draws``, ``sample_passes``, ``ensemble_weight``,
+    ``eval_seed``),
     decision thresholds, ``modules:`` and a ``pretrainer:`` (SpeechBrain's
     ``Pretrainer``) whose ``paths`` point to the two files below through
     ``pretrained_path`` (``from_hparams`` sets it to the source folder),
@@ -81,6 +82,7 @@ DEFAULT_SETTINGS = {
     "sample_t": 50,
     "sample_steps": 1,
     "num_draws": 1,
+    "sample_passes": 1,
     "ensemble_weight": 0.5,
     "eval_seed": 0,
     "use_ema": True,
@@ -306,6 +308,8 @@ def _hparams_text(settings, encoder_yaml, diffusion_yaml, denoiser_yaml, src):
         f"sample_t: {_scalar(settings['sample_t'])}",
         f"sample_steps: {_scalar(settings['sample_steps'])}",
         f"num_draws: {_scalar(settings['num_draws'])}",
+        "# sample_passes > 1: the enhanced embedding is enhanced again.",
+        f"sample_passes: {_scalar(settings['sample_passes'])}",
         f"ensemble_weight: {_scalar(settings['ensemble_weight'])}",
         f"eval_seed: {_scalar(settings['eval_seed'])}",
         "# denoiser.ckpt holds the EMA weights when use_ema is true.",
@@ -752,6 +756,11 @@ def _readme(run, settings, encoder_yaml, ckpt_info, results_md, threshold_src):
         + (
             f" (DDIM, {settings['sample_steps']} steps)"
             if int(settings["sample_steps"]) > 1
+            else ""
+        )
+        + (
+            f", {settings['sample_passes']} passes"
+            if int(settings["sample_passes"]) > 1
             else ""
         )
         + f", {settings['num_draws']} noise draw(s), feature-ensemble "
