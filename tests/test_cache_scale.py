@@ -359,3 +359,39 @@ def test_recipe_picks_the_sampler_from_the_yaml(tmp_path):
     assert not isinstance(other, BlockShuffleSampler)
     assert len(list(other)) == 6
     assert json.loads((tmp_path / "c" / "index.json").read_text())
+
+
+def test_sharded_build_with_proportional_counts_equals_one_process(
+    tmp_path, monkeypatch
+):
+    """Under torchrun process r encodes chunks r, r + N, ...: simulated
+    here one process after the other (the barriers are no-ops), the
+    shards of a proportional float16 build together equal a single-process
+    build, byte for byte, and each process encodes only its chunks."""
+    rows = _files(tmp_path / "audio", [0.5, 3.0, 6.0, 1.0, 9.0, 2.0])
+    settings = dict(crops_per_second=1.0, max_crops_per_utt=6, dtype="float16")
+    single = _build(
+        tmp_path / "one", CountingBrain(["clean", "noise"]), rows, **settings
+    )
+    encoded = {}
+    for rank in (0, 1):
+        monkeypatch.setattr(
+            cache_module, "rank_and_world", lambda r=rank: (r, 2)
+        )
+        brain = CountingBrain(["clean", "noise"])
+        _build(tmp_path / "two", brain, rows, **settings)
+        encoded[rank] = brain.rows - (rank == 0)  # rank 0 also probes
+    monkeypatch.setattr(cache_module, "rank_and_world", lambda: (0, 1))
+    two = ViewCache(str(tmp_path / "two"))
+    assert two.complete()
+    counts = single.index()["counts"]
+    chunks = cache_module._chunks(rows, counts, 6)
+    per_rank = [
+        sum(counts[[r[0] for r in rows].index(c[0])] for c in chunk) * 2
+        for chunk in chunks
+    ]
+    assert encoded == {0: sum(per_rank[0::2]), 1: sum(per_rank[1::2])}
+    assert two.index() == single.index()
+    assert (
+        open(two.data_path, "rb").read() == open(single.data_path, "rb").read()
+    )
