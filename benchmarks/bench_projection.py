@@ -68,7 +68,7 @@ def encoder_crops_per_s(brain, crop_samples, batch_size, repeats):
     for _ in range(repeats):
         start = time.perf_counter()
         brain.encode(wavs)
-        if brain.device.type == "cuda":
+        if str(brain.device).startswith("cuda"):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return batch_size / statistics.median(times)
