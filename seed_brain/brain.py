@@ -23,6 +23,7 @@ import logging
 import os
 import zlib
 
+import numpy as np
 import speechbrain as sb
 import torch
 from speechbrain.utils.checkpoints import (
@@ -161,25 +162,33 @@ def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
     torch.Size([2, 4])
     """
     draws = int(hp("num_draws", 1))
-    noise = utterance_noise(
-        ids, emb.shape[-1], int(hp("eval_seed", 0)), draws
-    ).to(emb.device)
+    passes = int(hp("sample_passes", 1))
+    if passes < 1:
+        raise ValueError(f"sample_passes must be at least 1, got {passes}.")
     # The calibration kept with the weights (see SEEDBrain.calibrate).
     threshold = getattr(denoiser, "correction_threshold", None)
     centre = getattr(denoiser, "output_mean", None)
     if centre is not None and not bool(centre.any()):
         centre = None
-    return diffusion.enhance(
-        denoiser,
-        emb,
-        t=int(hp("sample_t", 50)),
-        num_steps=int(hp("sample_steps", 1)),
-        ensemble_weight=float(hp("ensemble_weight", 1.0)),
-        num_draws=draws,
-        noise=noise,
-        correction_threshold=0.0 if threshold is None else float(threshold),
-        centre=centre,
-    )
+    out = emb
+    for p in range(passes):
+        # Each pass noises the previous estimate afresh (its own seed);
+        # centring only once, at the end.
+        noise = utterance_noise(
+            ids, emb.shape[-1], int(hp("eval_seed", 0)) + 7919 * p, draws
+        ).to(emb.device)
+        out = diffusion.enhance(
+            denoiser,
+            out,
+            t=int(hp("sample_t", 50)),
+            num_steps=int(hp("sample_steps", 1)),
+            ensemble_weight=float(hp("ensemble_weight", 1.0)),
+            num_draws=draws,
+            noise=noise,
+            correction_threshold=0.0 if threshold is None else float(threshold),
+            centre=centre if p == passes - 1 else None,
+        )
+    return out
 
 
 def baseline_with_backend(denoiser, emb):
@@ -471,6 +480,14 @@ class SEEDBrain(sb.Brain):
             denoiser.input_mean.copy_(
                 torch.nn.functional.normalize(emb, dim=-1).mean(0)
             )
+        self.cohort = None
+        if self._hp("score_norm") is not None:
+            with torch.no_grad():
+                seed = enhance_with_ids(
+                    self.hparams.diffusion, denoiser, emb, ids, self._hp
+                )
+            base = baseline_with_backend(denoiser, emb)
+            self.cohort = {"baseline": base.cpu(), "seed": seed.float().cpu()}
         if was_training:
             denoiser.train()
 
@@ -561,7 +578,43 @@ class SEEDBrain(sb.Brain):
         labels = torch.tensor([t[0] for t in trials])
         enrol = torch.stack([self.stored[enrol_key(t[1])][col] for t in trials])
         test = torch.stack([self.stored[test_key(t[2])][col] for t in trials])
-        return labels.numpy(), cosine_scores(enrol, test)
+        scores = cosine_scores(enrol, test)
+        cohort = getattr(self, "cohort", None)
+        if cohort is not None:
+            scores = self._normalise(trials, enrol_key, test_key, col, scores)
+        return labels.numpy(), scores
+
+    def _normalise(self, trials, enrol_key, test_key, col, scores):
+        """Adaptive s-norm of trial scores with the label-free cohort.
+
+        The cohort is the clean training crops of the calibration, as each
+        system sees them (see :meth:`calibrate`); ``cohort_top_k`` of
+        their highest scores per embedding set the statistics.
+        """
+        from seed_brain.scoring import cohort_scores
+
+        method = self._hp("score_norm")
+        if method != "s-norm":
+            raise ValueError(
+                f"score_norm must be null or s-norm, got {method!r}."
+            )
+        cohort = self.cohort["baseline" if col == 0 else "seed"]
+        keys = sorted(
+            {enrol_key(t[1]) for t in trials} | {test_key(t[2]) for t in trials}
+        )
+        index = {k: i for i, k in enumerate(keys)}
+        emb = torch.stack([self.stored[k][col] for k in keys])
+        top_k = self._hp("cohort_top_k")
+        top_k = None if top_k is None else min(int(top_k), len(cohort))
+        # Statistics per embedding once, then per trial by index.
+        sc = cohort_scores(emb, cohort)
+        if top_k is not None and top_k < sc.shape[1]:
+            sc = np.partition(sc, sc.shape[1] - top_k, axis=1)[:, -top_k:]
+        mean, std = sc.mean(axis=1), sc.std(axis=1, ddof=1)
+        e = np.array([index[enrol_key(t[1])] for t in trials])
+        s = np.array([index[test_key(t[2])] for t in trials])
+        scores = np.asarray(scores, dtype=np.float64)
+        return 0.5 * ((scores - mean[e]) / std[e] + (scores - mean[s]) / std[s])
 
     def _compare(self, trials, enrol_key, test_key):
         """Labels, both systems' scores, and their EER / minDCF entries."""

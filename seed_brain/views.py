@@ -124,6 +124,71 @@ class ChainAugment(nn.Module):
         return wavs
 
 
+class SpeedVoices(nn.Module):
+    """Speed perturbation of each clean crop: new voices from old ones.
+
+    Resampling changes tempo and pitch together, as Kaldi-style speed
+    perturbation does when it turns each training speaker into three.
+    Each crop of the batch gets one factor drawn from ``speeds`` (global
+    torch RNG); the result is centre-cropped, or tiled, back to the input
+    length, so every view of the crop shares the new voice and the clean
+    target moves with it.
+
+    Arguments
+    ---------
+    speeds : list of float or None
+        Speed factors (1.1 is 10 % faster and higher); 1.0 keeps a crop.
+        ``None`` keeps every crop (the module is then the identity).
+    sample_rate : int
+        Sampling rate (only to name the setting; resampling is relative).
+
+    Example
+    -------
+    >>> voices = SpeedVoices([0.9, 1.1])
+    >>> wavs = torch.randn(3, 1600)
+    >>> out = voices(wavs)
+    >>> out.shape
+    torch.Size([3, 1600])
+    >>> bool(torch.equal(SpeedVoices([1.0])(wavs), wavs))
+    True
+    """
+
+    def __init__(self, speeds=(0.9, 1.0, 1.1), sample_rate=16000):
+        super().__init__()
+        self.speeds = [float(s) for s in (speeds or [1.0])]
+        if min(self.speeds) <= 0:
+            raise ValueError(
+                f"speeds must be positive factors, got {list(speeds)}."
+            )
+        self.sample_rate = int(sample_rate)
+
+    def forward(self, wavs, lengths=None):
+        """Returns ``[B, L]`` crops, each at its drawn speed."""
+        import torchaudio
+
+        if self.speeds == [1.0]:
+            return wavs
+        pick = torch.randint(len(self.speeds), (wavs.shape[0],))
+        out = wavs.clone()
+        length = wavs.shape[-1]
+        for k, speed in enumerate(self.speeds):
+            rows = (pick == k).nonzero().flatten().to(wavs.device)
+            if speed == 1.0 or rows.numel() == 0:
+                continue
+            # speed f: L samples become L / f (orig f*100 -> new 100 Hz).
+            y = torchaudio.functional.resample(
+                wavs[rows], orig_freq=int(round(speed * 100)), new_freq=100
+            )
+            if y.shape[-1] >= length:
+                start = (y.shape[-1] - length) // 2
+                y = y[:, start : start + length]
+            else:
+                reps = -(-length // y.shape[-1])
+                y = y.repeat(1, reps)[:, :length]
+            out[rows] = y
+        return out
+
+
 class ViewBuilder(nn.Module):
     """Builds the ``V`` views of a batch of clean crops.
 
@@ -134,6 +199,10 @@ class ViewBuilder(nn.Module):
     augmenters : dict
         Maps each name that is not clean to its augmenter. A name that maps
         to ``None``, or the name ``"clean"``, is the identity.
+    voices : torch.nn.Module, optional
+        Applied to the clean crops before any view is made (e.g.
+        :class:`SpeedVoices`), so that all views, the target included,
+        share it.
 
     Example
     -------
@@ -149,8 +218,9 @@ class ViewBuilder(nn.Module):
     True
     """
 
-    def __init__(self, views, augmenters=None):
+    def __init__(self, views, augmenters=None, voices=None):
         super().__init__()
+        self.voices = voices
         augmenters = dict(augmenters or {})
         views = list(views)
         if len(views) < 2:
@@ -194,6 +264,13 @@ class ViewBuilder(nn.Module):
         False
         """
         out = {}
+        if self.voices is not None and getattr(self.voices, "speeds", None) != [
+            1.0
+        ]:
+            out["voices"] = {
+                "class": type(self.voices).__name__,
+                "speeds": list(getattr(self.voices, "speeds", [])),
+            }
         for name in self.views:
             if name in self.augmenters and name not in out:
                 out[name] = _augmenter_signature(self.augmenters[name])
@@ -245,6 +322,8 @@ class ViewBuilder(nn.Module):
         """
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
+        if self.voices is not None:
+            wavs = apply_augmenter(self.voices, wavs, lengths)
         keep = self.distinct_views()[0] if distinct_only else None
         out = []
         for i, name in enumerate(self.views):
