@@ -395,3 +395,23 @@ def test_sharded_build_with_proportional_counts_equals_one_process(
     assert (
         open(two.data_path, "rb").read() == open(single.data_path, "rb").read()
     )
+
+
+def test_distinct_views_equal_all_views_with_speed_voices():
+    """With SpeedVoices (drawn before the views) the distinct views,
+    put in their slots, equal every view built in full, same seed."""
+    from seed_brain.views import SpeedVoices
+
+    builder = ViewBuilder(
+        ["clean", "clean", "noise"],
+        {"noise": AddNoise(snr_low=0, snr_high=10)},
+        voices=SpeedVoices([0.9, 1.1]),
+    )
+    wavs = torch.randn(4, 1600)
+    torch.manual_seed(7)
+    full = builder(wavs)
+    torch.manual_seed(7)
+    part = builder(wavs, distinct_only=True)
+    distinct, slots = builder.distinct_views()
+    assert part.shape[1] == len(distinct) == 2
+    assert torch.equal(part[:, slots], full)
