@@ -511,15 +511,18 @@ class ViewCache:
                     "or point 'cache_folder' elsewhere to rebuild it."
                 )
         elif rank == 0:
-            counts = [
-                crop_count(
-                    _seconds(r, sample_rate),
-                    crops_per_utt,
-                    crops_per_second,
-                    max_crops_per_utt,
-                )
-                for r in rows
-            ]
+            if crops_per_second is None:  # no durations needed
+                counts = [int(crops_per_utt)] * len(rows)
+            else:
+                counts = [
+                    crop_count(
+                        _seconds(r, sample_rate),
+                        crops_per_utt,
+                        crops_per_second,
+                        max_crops_per_utt,
+                    )
+                    for r in rows
+                ]
             os.makedirs(self.folder, exist_ok=True)
             probe = brain.encode(torch.zeros(1, crop_samples) + 1e-3)
             dim = probe.shape[-1]
