@@ -35,13 +35,31 @@ except ImportError:  # run from a checkout without installing the package
     from seed_brain import corpora
 
 
+def make_parser(doc):
+    """An argument parser whose help is ``doc`` (first paragraph: summary).
+
+    Shared by the trial-list preparations (``prepare_voxsrc23.py``).
+    """
+    return argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=doc.split("\n\n", 1)[1],
+    )
+
+
+def report(info):
+    """Prints the preparation's summary and the train.py arguments."""
+    print(json.dumps(info, indent=1))
+    print(
+        f"train.py arguments: --test_folder={info['test_folder']} "
+        f"--test_trials={info['trials']}"
+    )
+    return info
+
+
 def main(argv=None):
     """Command line entry point."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
-    )
+    parser = make_parser(__doc__)
     parser.add_argument("--voxceleb1_folder", required=True)
     parser.add_argument("--voxconverse_folder", required=True)
     parser.add_argument("--out_folder", required=True)
@@ -69,12 +87,7 @@ def main(argv=None):
         vox1_checksum=args.vox1_checksum,
         full_paths=args.full_paths,
     )
-    print(json.dumps(info, indent=1))
-    print(
-        f"train.py arguments: --test_folder={info['test_folder']} "
-        f"--test_trials={info['trials']}"
-    )
-    return info
+    return report(info)
 
 
 if __name__ == "__main__":

@@ -649,10 +649,19 @@ def _training_data(hp, folder):
         with open(train_csv, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         hours = sum(float(r.get("duration") or 0.0) for r in rows) / 3600
+        if hp.get("crop_mode") == "proportional":
+            crops = (
+                f"{_plain(hp.get('crops_per_second'))} crops per second "
+                f"(at most {_plain(hp.get('max_crops_per_utt'))} per file) of "
+                f"{_plain(hp.get('crop_samples'))} samples"
+            )
+        else:
+            crops = (
+                f"{_plain(hp.get('crops_per_utt'))} crops of "
+                f"{_plain(hp.get('crop_samples'))} samples per utterance"
+            )
         lines.append(
-            f"  ({len(rows)} training utterances, {hours:.2f} h; "
-            f"{_plain(hp.get('crops_per_utt'))} crops of "
-            f"{_plain(hp.get('crop_samples'))} samples per utterance)"
+            f"  ({len(rows)} training utterances, {hours:.2f} h; {crops})"
         )
     for key, what in (
         ("noise_folder", "training noise"),
