@@ -119,13 +119,33 @@ def prepare(hparams):
     return load_prepared(hparams["data_folder"])
 
 
+#: The choices of the cache settings of the yaml.
+CROP_MODES = ("fixed", "proportional")
+CACHE_READINGS = ("random", "block")
+
+
+def _choice(hparams, key, choices):
+    """``hparams[key]``, refused (naming the key) if not one of ``choices``."""
+    value = hparams.get(key, choices[0])
+    if value not in choices:
+        raise ValueError(
+            f"{key}: {value!r} is not one of {', '.join(choices)}: set it "
+            f"in the yaml or with --{key}=..."
+        )
+    return value
+
+
 def build_train_set(hparams, brain, prepared):
     """Cached view embeddings, or random audio crops for online training."""
     if hparams["use_cache"]:
         import csv
 
         with open(prepared["train_csv"], newline="", encoding="utf-8") as f:
-            rows = [(r["ID"], r["wav"]) for r in csv.DictReader(f)]
+            rows = [
+                (r["ID"], r["wav"], r.get("duration"))
+                for r in csv.DictReader(f)
+            ]
+        proportional = _choice(hparams, "crop_mode", CROP_MODES) != "fixed"
         cache = ViewCache(hparams["cache_folder"] + "/views")
         # Every process takes part: under torchrun the build is sharded.
         cache.build(
@@ -140,10 +160,48 @@ def build_train_set(hparams, brain, prepared):
                 "backbone": hparams["backbone"],
                 "augment": hparams["view_builder"].signature(),
             },
+            crops_per_second=(
+                hparams["crops_per_second"] if proportional else None
+            ),
+            max_crops_per_utt=hparams.get("max_crops_per_utt"),
+            dtype=hparams.get("cache_dtype", "float32"),
         )
+        if _choice(hparams, "cache_reading", CACHE_READINGS) == "block":
+            return cache.dataset(
+                block_rows=hparams["cache_block_rows"],
+                buffer_blocks=hparams["cache_buffer_blocks"],
+            )
         return cache.dataset()
     return train_dataset(
         prepared["train_csv"], hparams["crop_samples"], hparams["sample_rate"]
+    )
+
+
+def train_sampler(hparams, train_set):
+    """The order of training rows: random rows, or blocks of the cache.
+
+    ``cache_reading: block`` (with ``use_cache``) reads the cache in blocks
+    of ``cache_block_rows`` contiguous rows shuffled ``cache_buffer_blocks``
+    at a time (:class:`seed_brain.views.cache.BlockShuffleSampler`); otherwise
+    SpeechBrain's ``ReproducibleRandomSampler``. Either way an epoch is
+    ``steps_per_epoch`` x ``batch_size`` rows.
+    """
+    num_samples = hparams["steps_per_epoch"] * hparams["batch_size"]
+    block = hparams["use_cache"] and (
+        _choice(hparams, "cache_reading", CACHE_READINGS) == "block"
+    )
+    if block:
+        from seed_brain.views.cache import BlockShuffleSampler
+
+        return BlockShuffleSampler(
+            len(train_set),
+            block_rows=hparams["cache_block_rows"],
+            buffer_blocks=hparams["cache_buffer_blocks"],
+            seed=hparams["seed"],
+            num_samples=num_samples,
+        )
+    return ReproducibleRandomSampler(
+        train_set, seed=hparams["seed"], num_samples=num_samples
     )
 
 
@@ -162,7 +220,7 @@ def calibration_embeddings(hparams, dev_emb):
     if hparams["use_cache"] and cache.complete():
         crops = cache.index()["crops"]
         rows = np.unique(np.linspace(0, len(crops) - 1, count).astype(int))
-        emb = torch.from_numpy(np.array(cache.array()[rows, 0]))
+        emb = torch.from_numpy(np.array(cache.array()[rows, 0])).float()
         return [crops[i] for i in rows], emb
     ids = sorted(u for u in dev_emb if u.startswith("dev_clean/"))
     logger.warning(
@@ -219,11 +277,7 @@ def main(argv):
 
     if not run_opts.get("test_only", False):
         train_set = build_train_set(hparams, brain, prepared)
-        sampler = ReproducibleRandomSampler(
-            train_set,
-            seed=hparams["seed"],
-            num_samples=hparams["steps_per_epoch"] * hparams["batch_size"],
-        )
+        sampler = train_sampler(hparams, train_set)
         brain.train_sampler = sampler  # so that fit() calls set_epoch
         brain.calibration_emb = calibration_embeddings(hparams, dev_emb)
         # Under DDP, batch_size stays the batch of one optimiser step: each

@@ -33,6 +33,19 @@ except ImportError:  # run from a checkout without installing the package
 from seed_brain.utils.scripts import doc_parser, print_test_set, start_logging
 
 
+def report(info):
+    """Prints the preparation's summary and the train.py arguments.
+
+    Shared by the trial-list preparations (``prepare_voxsrc23.py``), as is
+    ``make_parser``.
+    """
+    print_test_set(info)
+    return info
+
+
+make_parser = doc_parser
+
+
 def main(argv=None):
     """Command line entry point."""
     parser = doc_parser(__doc__)

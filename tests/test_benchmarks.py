@@ -67,3 +67,30 @@ def test_bench_scoring_runs():
     """Ours and SpeechBrain's EER / minDCF on 2,000 trials."""
     out = _bench("bench_scoring.py", "--sizes", "2000", "--repeats", "1")
     assert "| 2,000 |" in out
+
+
+@pytest.mark.slow
+def test_bench_cache_scale_runs(tmp_path):
+    """All four readings on tiny caches, which are deleted afterwards."""
+    out = _bench(
+        "bench_cache_scale.py",
+        "--size-gb=0.02",
+        "--small-gb=0.01",
+        "--seconds=1",
+        "--loader-seconds=1",
+        "--warmup=1",
+        "--threads=1",
+        f"--folder={tmp_path}",
+    )
+    assert "| random rows, in RAM (baseline) |" in out
+    assert "| block reading, larger than RAM |" in out
+    assert list(tmp_path.iterdir()) == []  # the caches are gone
+
+
+@pytest.mark.slow
+def test_bench_projection_runs():
+    """Encoder throughput and step time measured, the projection printed."""
+    out = _bench(
+        "bench_projection.py", "--repeats=1", "--batch-size=2", "--threads=1"
+    )
+    assert "| cache size, float16 |" in out and "| crops (" in out

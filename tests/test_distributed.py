@@ -92,9 +92,22 @@ def _run(cmd, log):
     return Path(log).read_text(encoding="utf-8", errors="replace")
 
 
+#: The large-cache settings: proportional crops, float16, block reading.
+SCALE = [
+    "--crop_mode=proportional",
+    "--crops_per_second=0.2",
+    "--cache_dtype=float16",
+    "--cache_reading=block",
+    "--cache_block_rows=4",
+    "--cache_buffer_blocks=2",
+]
+
+
 @pytest.mark.slow
-def test_two_process_gloo_training(speech_slices, data_dir, tmp_path):
-    """DDP training finishes on both processes; its checkpoint loads."""
+@pytest.mark.parametrize("cache", [[], SCALE], ids=["default", "scale"])
+def test_two_process_gloo_training(speech_slices, data_dir, tmp_path, cache):
+    """DDP training finishes on both processes; its checkpoint loads
+    (also with proportional crops, a float16 cache and block reading)."""
     try:
         find_pretrained_ge2e()
     except FileNotFoundError:
@@ -117,6 +130,7 @@ def test_two_process_gloo_training(speech_slices, data_dir, tmp_path):
         "--heldout_test_utterances=2",
         "--n_bootstrap=0",
         f"--output_folder={out}",
+        *cache,
     ]
     torchrun = [
         sys.executable,

@@ -454,13 +454,16 @@ def test_export_folder(seed_run):
     # The run used the recipe's defaults: the folder must carry them.
     recipe = HPARAMS.read_text()
     weight = re.search(r"^ensemble_weight: ([0-9.]+)", recipe, re.M)[1]
+    sample_t = re.search(r"^sample_t: ([0-9]+)", recipe, re.M)[1]
+    passes = re.search(r"^sample_passes: ([0-9]+)", recipe, re.M)[1]
     for needle in (
         "\nmodules:\n",
         "\npretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer",
         "encoder: !ref <pretrained_path>/encoder.ckpt",
         "denoiser: !ref <pretrained_path>/denoiser.ckpt",
         "encoder: !new:seed_brain.lobes.ge2e.GE2E\n    weights: null\n",
-        "sample_t: 50\n",
+        f"sample_t: {sample_t}\n",
+        f"sample_passes: {passes}\n",
         f"ensemble_weight: {float(weight)}\n",
         "use_ema: true\n",
     ):
@@ -491,7 +494,7 @@ def test_export_folder(seed_run):
     )
     for needle in (
         "GE2E (resemblyzer 0.1.4 weights)",
-        "t = 50",
+        f"t = {sample_t}, {passes} passes",
         str(seed_run["root"] / "clean"),
         f"{prepared['n_train_utterances']} training utterances",
         "| reverb_noise_5dB |",

@@ -9,7 +9,8 @@
 ``hyperparams.yaml``
     The encoder, diffusion and denoiser definitions copied from the run,
     the sampling settings of its evaluation (``sample_t``,
-    ``sample_steps``, ``num_draws``, ``ensemble_weight``, ``eval_seed``),
+    ``sample_steps``, ``num_draws``, ``sample_passes``, ``ensemble_weight``,
+    ``eval_seed``),
     decision thresholds, ``modules:`` and a ``pretrainer:`` (SpeechBrain's
     ``Pretrainer``) whose ``paths`` point to the two files below through
     ``pretrained_path`` (``from_hparams`` sets it to the source folder),
@@ -201,10 +202,19 @@ def _training_data(hp, folder):
         with open(train_csv, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         hours = sum(float(r.get("duration") or 0.0) for r in rows) / 3600
+        if hp.get("crop_mode") == "proportional":
+            crops = (
+                f"{_plain(hp.get('crops_per_second'))} crops per second "
+                f"(at most {_plain(hp.get('max_crops_per_utt'))} per file) of "
+                f"{_plain(hp.get('crop_samples'))} samples"
+            )
+        else:
+            crops = (
+                f"{_plain(hp.get('crops_per_utt'))} crops of "
+                f"{_plain(hp.get('crop_samples'))} samples per utterance"
+            )
         lines.append(
-            f"  ({len(rows)} training utterances, {hours:.2f} h; "
-            f"{_plain(hp.get('crops_per_utt'))} crops of "
-            f"{_plain(hp.get('crop_samples'))} samples per utterance)"
+            f"  ({len(rows)} training utterances, {hours:.2f} h; {crops})"
         )
     for key, what in (
         ("noise_folder", "training noise"),
@@ -308,6 +318,11 @@ def _readme(run, settings, encoder_yaml, ckpt_info, results_md, threshold_src):
         + (
             f" (DDIM, {settings['sample_steps']} steps)"
             if int(settings["sample_steps"]) > 1
+            else ""
+        )
+        + (
+            f", {settings['sample_passes']} passes"
+            if int(settings["sample_passes"]) > 1
             else ""
         )
         + f", {settings['num_draws']} noise draw(s), feature-ensemble "

@@ -276,15 +276,60 @@ class ViewBuilder(nn.Module):
                 out[name] = _augmenter_signature(self.augmenters[name])
         return out
 
-    def forward(self, wavs, lengths=None):
-        """Returns ``[B, V, L]`` views of ``[B, L]`` clean crops."""
+    def distinct_views(self):
+        """Which views are distinct, and where each view's copy is.
+
+        Views without an augmenter (``clean``, or a name mapped to None)
+        are the crop itself: all of them are one view. Each augmented view
+        is a random draw of its own, distinct even when two share a name.
+
+        Returns
+        -------
+        tuple
+            ``(distinct, slots)``: indices (into ``views``) of the views
+            to compute, and for each of the ``V`` views the position of its
+            content in ``distinct``.
+
+        Example
+        -------
+        >>> from speechbrain.augment.time_domain import AddNoise
+        >>> builder = ViewBuilder(
+        ...     ["clean", "clean", "noise", "noise"],
+        ...     {"noise": AddNoise(snr_low=0, snr_high=0)},
+        ... )
+        >>> builder.distinct_views()
+        ([0, 2, 3], [0, 0, 1, 2])
+        """
+        distinct, slots, identity = [], [], None
+        for i, name in enumerate(self.views):
+            if name in self.augmenters:
+                slots.append(len(distinct))
+                distinct.append(i)
+            else:
+                if identity is None:
+                    identity = len(distinct)
+                    distinct.append(i)
+                slots.append(identity)
+        return distinct, slots
+
+    def forward(self, wavs, lengths=None, distinct_only=False):
+        """Returns ``[B, V, L]`` views of ``[B, L]`` clean crops.
+
+        With ``distinct_only``, only the views of :meth:`distinct_views`
+        (``[B, U, L]``): the augmenters run, and draw from the random
+        generators, exactly as for all views, so that
+        ``out[:, slots]`` equals the full output.
+        """
         if lengths is None:
             lengths = torch.ones(wavs.shape[0], device=wavs.device)
         if self.voices is not None:
             wavs = apply_augmenter(self.voices, wavs, lengths)
+        keep = self.distinct_views()[0] if distinct_only else None
         out = []
-        for name in self.views:
+        for i, name in enumerate(self.views):
             module = self.augmenters[name] if name in self.augmenters else None
+            if keep is not None and i not in keep:
+                continue  # a repeated identity view: nothing drawn
             out.append(apply_augmenter(module, wavs, lengths))
         return torch.stack(out, dim=1)
 
