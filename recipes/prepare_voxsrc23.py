@@ -29,6 +29,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare_vcmix import corpora, make_parser, report  # noqa: E402
 
+from seed_brain.utils.files import write_json, write_text  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 #: The list's name in the authors' release.
@@ -112,7 +114,7 @@ def prepare_voxsrc23(
             "'label enrol test' format cannot hold: rename the folder."
         )
     out = os.path.join(out_folder, "voxsrc23_trials.txt")
-    wrote = corpora._write_text(out, "".join(lines))
+    wrote = write_text(out, "".join(lines))
     info = {
         "test_folder": test_folder,
         "trials": os.path.abspath(out),
@@ -121,9 +123,7 @@ def prepare_voxsrc23(
         "n_nontarget": counts[1],
         "n_files": len(resolved),
     }
-    wrote |= corpora._write_json(
-        os.path.join(out_folder, "voxsrc23.json"), info
-    )
+    wrote |= write_json(os.path.join(out_folder, "voxsrc23.json"), info)
     logger.info(
         "VoxSRC-23: %s %s (%d target, %d non-target trials, %d files).",
         "wrote" if wrote else "already up to date:",
