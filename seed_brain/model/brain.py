@@ -595,7 +595,7 @@ class SEEDBrain(sb.Brain):
         system sees them (see :meth:`calibrate`); ``cohort_top_k`` of
         their highest scores per embedding set the statistics.
         """
-        from seed_brain.scoring import cohort_scores
+        from seed_brain.scoring import _cohort_stats, cohort_scores
 
         method = self._hp("score_norm")
         if method != "s-norm":
@@ -611,10 +611,9 @@ class SEEDBrain(sb.Brain):
         top_k = self._hp("cohort_top_k")
         top_k = None if top_k is None else min(int(top_k), len(cohort))
         # Statistics per embedding once, then per trial by index.
-        sc = cohort_scores(emb, cohort)
-        if top_k is not None and top_k < sc.shape[1]:
-            sc = np.partition(sc, sc.shape[1] - top_k, axis=1)[:, -top_k:]
-        mean, std = sc.mean(axis=1), sc.std(axis=1, ddof=1)
+        mean, std = _cohort_stats(
+            cohort_scores(emb, cohort), top_k, 1, "score_norm cohort"
+        )
         e = np.array([index[enrol_key(t[1])] for t in trials])
         s = np.array([index[test_key(t[2])] for t in trials])
         scores = np.asarray(scores, dtype=np.float64)
