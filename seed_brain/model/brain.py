@@ -595,7 +595,7 @@ class SEEDBrain(sb.Brain):
         system sees them (see :meth:`calibrate`); ``cohort_top_k`` of
         their highest scores per embedding set the statistics.
         """
-        from seed_brain.scoring import _cohort_stats, cohort_scores
+        from seed_brain.scoring.backend import _cohort_stats, cohort_scores
 
         method = self._hp("score_norm")
         if method != "s-norm":
