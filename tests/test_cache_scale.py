@@ -50,7 +50,7 @@ class CountingBrain:
         self.calls = 0
         self.rows = 0
 
-    def encode(self, wavs, wav_lens=None):
+    def encode(self, wavs, wav_lens=None, precision="fp32"):
         self.calls += 1
         self.rows += wavs.shape[0]
         bands = wavs.reshape(wavs.shape[0], 8, -1).pow(2).mean(-1)

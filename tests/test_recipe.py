@@ -376,7 +376,7 @@ class FakeBrain:
         self.hparams = types.SimpleNamespace(view_builder=view_builder)
         self.calls = 0
 
-    def encode(self, wavs, wav_lens=None):
+    def encode(self, wavs, wav_lens=None, precision="fp32"):
         self.calls += 1
         return self.encoder(wavs)
 

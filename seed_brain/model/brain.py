@@ -43,6 +43,7 @@ from seed_brain.utils.distributed import (
     rank_and_world,
 )
 from seed_brain.utils.files import file_key, save_torch
+from seed_brain.utils.precision import autocast_dtype
 from seed_brain.utils.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -330,7 +331,7 @@ class SEEDBrain(sb.Brain):
             return None
         return mean.detach().cpu().clone()
 
-    def encode(self, wavs, wav_lens=None, names=None):
+    def encode(self, wavs, wav_lens=None, names=None, precision="fp32"):
         """Frozen-encoder embeddings ``[B, D]`` (no gradients, eval mode).
 
         Arguments
@@ -342,6 +343,10 @@ class SEEDBrain(sb.Brain):
         names : list of str or None
             What each waveform comes from (file paths), named in the error
             when an embedding is not finite.
+        precision : str
+            ``fp32`` (default), or ``bf16`` / ``fp16`` autocast: what the
+            view cache uses under ``cache_precision``
+            (:mod:`seed_brain.utils.precision`).
 
         Returns
         -------
@@ -351,10 +356,17 @@ class SEEDBrain(sb.Brain):
         encoder = self.modules.encoder
         encoder.eval()
         # The frozen encoder runs in float32 even under --precision bf16 /
-        # fp16, so that training and test embeddings (computed outside
-        # autocast) come from the same function.
+        # fp16 (SpeechBrain's autocast of the denoiser's training), so dev
+        # and test embeddings, and the frozen-encoder baseline, are exact;
+        # only the cache may ask for bf16 (cache_precision).
         device_type = torch.device(self.device).type
-        with torch.no_grad(), torch.autocast(device_type, enabled=False):
+        dtype = autocast_dtype(precision)
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                device_type, dtype=dtype or torch.bfloat16, enabled=bool(dtype)
+            ),
+        ):
             emb = encoder(wavs.float(), wav_lens)
         emb = emb.reshape(emb.shape[0], -1).float()
         if not torch.isfinite(emb).all():

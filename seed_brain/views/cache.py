@@ -425,6 +425,7 @@ class ViewCache:
         crops_per_second=None,
         max_crops_per_utt=None,
         dtype="float32",
+        precision="fp32",
     ):
         """Fills the cache (resuming a partial build).
 
@@ -456,6 +457,10 @@ class ViewCache:
             Cap of the proportional count.
         dtype : str
             ``"float32"`` or ``"float16"`` (half the size).
+        precision : str
+            The encoder's arithmetic while caching: ``fp32``, or ``bf16`` /
+            ``fp16`` autocast (``cache_precision``, resolved by
+            :func:`seed_brain.utils.precision.resolve_precision`).
 
         Returns
         -------
@@ -486,6 +491,8 @@ class ViewCache:
             )
         if dtype != "float32":
             config["dtype"] = dtype
+        if precision != "fp32":
+            config["precision"] = precision
         rows = [tuple(r) for r in rows]
         utterances = [r[0] for r in rows]
         rank, world = rank_and_world()
@@ -516,7 +523,9 @@ class ViewCache:
                     for r in rows
                 ]
             os.makedirs(self.folder, exist_ok=True)
-            probe = brain.encode(torch.zeros(1, crop_samples) + 1e-3)
+            probe = brain.encode(
+                torch.zeros(1, crop_samples) + 1e-3, precision=precision
+            )
             dim = probe.shape[-1]
             crops = [
                 f"{u}/{k}" for u, n in zip(utterances, counts) for k in range(n)
@@ -559,7 +568,7 @@ class ViewCache:
         done_path = self._rank_done_path(rank)
         logger.info(
             "Embedding cache: %d of %d utterances to encode (%s crops x %d "
-            "views each, %d distinct)%s",
+            "views each, %d distinct), encoder in %s%s",
             sum(len(chunk) for chunk in todo),
             len(rows),
             (
@@ -570,6 +579,7 @@ class ViewCache:
             ),
             len(views),
             len(distinct),
+            precision,
             f" in process {rank} of {world}" if world > 1 else "",
         )
         with tqdm(
@@ -605,7 +615,9 @@ class ViewCache:
                     v = builder(wavs, lens, distinct_only=True)
                     b, nv, length = v.shape
                     try:
-                        emb = brain.encode(v.reshape(b * nv, length))
+                        emb = brain.encode(
+                            v.reshape(b * nv, length), precision=precision
+                        )
                     except FloatingPointError as err:
                         files = ", ".join(repr(r[1]) for r in chunk)
                         raise FloatingPointError(
