@@ -87,6 +87,7 @@ def screen_audio(paths, cache_path=None):
     Example
     -------
     >>> import os, tempfile, torch
+    >>> from seed_brain.dataio.audio import write_audio
     >>> root = tempfile.mkdtemp()
     >>> good, silent = (os.path.join(root, n) for n in ("a.wav", "b.wav"))
     >>> write_audio(good, torch.randn(800))
@@ -119,7 +120,7 @@ def screen_audio(paths, cache_path=None):
 
 def _check_trials(trials, where, resolve):
     """Checks a trial list; errors name ``where`` and the line."""
-    seen, files = {}, {}
+    seen, files, stems, paths = {}, {}, {}, {}
     for lineno, trial in enumerate(trials, start=1):
         at = f"{where}, line {lineno}"
         if (
@@ -141,12 +142,19 @@ def _check_trials(trials, where, resolve):
                 "Remove one."
             )
         seen[(enrol, test)] = lineno
-        if os.path.splitext(enrol)[0] == os.path.splitext(test)[0]:
+        # Names recur in many trials: their stems, paths and existence are
+        # looked up once each.
+        for name in (enrol, test):
+            if name not in stems:
+                stems[name] = os.path.splitext(name)[0]
+        if stems[enrol] == stems[test]:
             raise ValueError(
                 f"{at}: '{enrol}' is compared with itself; remove the line."
             )
         for side, name in (("enrol", enrol), ("test", test)):
-            path = resolve(side, name)
+            if (side, name) not in paths:
+                paths[(side, name)] = resolve(side, name)
+            path = paths[(side, name)]
             if path is None:
                 raise ValueError(
                     f"{at}: unknown utterance '{name}' ({side} side): it is "

@@ -399,6 +399,7 @@ def prepare_test_conditions(
     -------
     >>> import os, tempfile, torch
     >>> from seed_brain.dataio.audio import write_audio, load_audio
+    >>> from seed_brain.dataio.trials import prepare_trials
     >>> root = tempfile.mkdtemp()
     >>> test = os.path.join(root, "test")
     >>> for utt in ["a/1.wav", "a/2.wav", "b/1.wav"]:
@@ -587,12 +588,14 @@ def prepare_test_conditions(
                 )
             total_written += written
         trials_path = os.path.join(out_folder, entry["trials"])
-        lines = []
+        lines, checked = [], set()
         for label, e, t in cond_trials:
             e = os.path.join(os.path.abspath(test_folder), e)
             t = os.path.join(test_root, t)
-            _check_no_space(e, trials_path)
-            _check_no_space(t, trials_path)
+            for path in (e, t):
+                if path not in checked:  # each file once, not each trial
+                    _check_no_space(path, trials_path)
+                    checked.add(path)
             lines.append(f"{label} {e} {t}\n")
         text = "".join(lines)
         if write_text(trials_path, text):

@@ -7,6 +7,7 @@ Authors
 
 import logging
 import os
+import re
 import zlib
 
 import numpy as np
@@ -65,9 +66,13 @@ def _speaker_utterances(test_folder):
     return speakers
 
 
+#: Any whitespace character (what str.isspace() counts, Unicode included).
+_WHITESPACE = re.compile(r"\s")
+
+
 def _check_no_space(path, where):
     """Trial lists are whitespace-separated: refuse paths with spaces."""
-    if any(c.isspace() for c in path):
+    if _WHITESPACE.search(path):
         raise ValueError(
             f"'{path}' (in '{where}') contains whitespace, which the "
             "'label enrol test' trial format cannot hold. Rename the file "

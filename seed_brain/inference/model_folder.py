@@ -396,6 +396,7 @@ def write_model_folder(
 
     Example
     -------
+    >>> import os, tempfile, torch
     >>> from seed_brain.lobes import RDMMLP
     >>> folder = write_model_folder(
     ...     os.path.join(tempfile.mkdtemp(), "m"),

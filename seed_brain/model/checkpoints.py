@@ -77,7 +77,7 @@ def set_aside_incomplete_checkpoints(checkpointer):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile, torch
     >>> from speechbrain.utils.checkpoints import Checkpointer
     >>> ckpt = Checkpointer(tempfile.mkdtemp(), {"w": torch.nn.Linear(2, 2)})
     >>> good = ckpt.save_checkpoint()
@@ -145,7 +145,7 @@ def explain_load_errors(checkpointer, max_key=None, min_key=None):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile, torch
     >>> from speechbrain.utils.checkpoints import Checkpointer
     >>> folder = tempfile.mkdtemp()
     >>> _ = Checkpointer(folder, {"w": torch.nn.Linear(4, 4)}).save_checkpoint()
