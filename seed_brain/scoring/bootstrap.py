@@ -7,7 +7,9 @@ Authors
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -56,6 +58,45 @@ class _WeightedEER:
         p_miss, p_fa = _rates32(n_pos_le, n_neg_gt, n_pos, n_neg)
         i = _eer_index(p_miss, p_fa)
         return (float(p_fa[i]) + float(p_miss[i])) / 2
+
+
+#: Replicate EERs of recent (labels, scores, n_boot, seed) calls. The
+#: recipe bootstraps each condition, then the mean over the noisy ones
+#: with the same seed and trials: the mean's replicates are the
+#: conditions' replicates again, so they are computed once.
+_REPLICATES: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_REPLICATES_KEPT = 256
+
+
+def _replicate_eers(lab, scores, n_boot, seed):
+    """EER of each bootstrap replicate (NaN where it drew one class).
+
+    Replicate ``r`` weighs the trials with the ``r``-th draw of
+    ``numpy.random.default_rng(seed)`` (``n`` indices with replacement),
+    so every call with the same ``n``, ``n_boot`` and ``seed`` applies the
+    same draws: the pairing of :func:`_paired_bootstrap`.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (lab, scores, np.array([n_boot, seed, scores.dtype.num])):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    key = digest.digest()
+    if key in _REPLICATES:
+        _REPLICATES.move_to_end(key)
+        return _REPLICATES[key]
+    eer = _WeightedEER(scores, lab)
+    rng = np.random.default_rng(seed)
+    n = lab.size
+    out = np.full(n_boot, np.nan)
+    for r in range(n_boot):
+        weights = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        value = eer(weights)
+        if value is not None:
+            out[r] = value
+    out.flags.writeable = False
+    _REPLICATES[key] = out
+    while len(_REPLICATES) > _REPLICATES_KEPT:
+        _REPLICATES.popitem(last=False)
+    return out
 
 
 def _relative(a: float, b: float) -> float:
@@ -159,17 +200,16 @@ def _paired_bootstrap(lab, scores_a, scores_b, n_boot, seed, alpha):
     are discarded. Returns the interval keys shared by
     :func:`bootstrap_eer_change` and :func:`bootstrap_mean_eer_change`.
     """
-    eer_a = [_WeightedEER(x, lab) for x in scores_a]
-    eer_b = [_WeightedEER(x, lab) for x in scores_b]
-    rng = np.random.default_rng(seed)
-    n = lab.size
+    reps_a = [_replicate_eers(lab, x, n_boot, seed) for x in scores_a]
+    reps_b = [_replicate_eers(lab, x, n_boot, seed) for x in scores_b]
     deltas, relatives = [], []
-    for _ in range(n_boot):
-        weights = np.bincount(rng.integers(0, n, size=n), minlength=n)
-        boot_a = [f(weights) for f in eer_a]
-        if any(v is None for v in boot_a):
+    for r in range(n_boot):
+        # A replicate that drew a single class does so for every system
+        # and condition (they share the labels and the draws).
+        if np.isnan(reps_a[0][r]):
             continue
-        boot_b = [f(weights) for f in eer_b]
+        boot_a = [float(x[r]) for x in reps_a]
+        boot_b = [float(x[r]) for x in reps_b]
         ma, mb = float(np.mean(boot_a)), float(np.mean(boot_b))
         deltas.append((mb - ma) * 100.0)
         relatives.append(_relative(ma, mb))
