@@ -25,13 +25,13 @@ def test_mean_interval_reuses_the_condition_replicates(monkeypatch):
         for x, y in zip(a, b)
     ]
     calls = []
-    original = bootstrap_module._WeightedEER.__call__
+    original = bootstrap_module._WeightedEER.many
 
     def counting(self, weights):
-        calls.append(1)
+        calls.extend([1] * len(weights))  # one per replicate computed
         return original(self, weights)
 
-    monkeypatch.setattr(bootstrap_module._WeightedEER, "__call__", counting)
+    monkeypatch.setattr(bootstrap_module._WeightedEER, "many", counting)
     mean = bootstrap_mean_eer_change(labels, a, b, n_boot=200, seed=0)
     assert calls == []  # every replicate came from the conditions' runs
     # From scratch (empty cache, every replicate computed): the same.
@@ -56,6 +56,28 @@ def test_other_seed_or_scores_are_not_reused():
     )
     assert shifted["delta"] < first["delta"]
     assert len(bootstrap_module._REPLICATES) == 5  # (a, b) x 2 seeds, b shifted
+
+
+def test_blocks_of_replicates_equal_one_at_a_time():
+    """_WeightedEER.many gives, bit for bit, what __call__ gives per row,
+    with tied scores and with replicates that drew a single class."""
+    rng = np.random.default_rng(7)
+    for n, n_pos in ((3000, 40), (60, 2)):
+        labels = np.zeros(n, bool)
+        labels[:n_pos] = True
+        scores = np.round(rng.normal(size=n) + 1.5 * labels, 1)
+        eer = bootstrap_module._WeightedEER(scores, labels)
+        weights = np.stack(
+            [
+                np.bincount(rng.integers(0, n, size=n), minlength=n)
+                for _ in range(64)
+            ]
+        )
+        one = [eer(w) for w in weights]
+        one = np.array([np.nan if v is None else v for v in one])
+        np.testing.assert_array_equal(eer.many(weights.astype(np.uint8)), one)
+        if n_pos == 2:
+            assert np.isnan(one).any()  # some drew no target
 
 
 def test_cache_stays_bounded(monkeypatch):
