@@ -9,7 +9,7 @@ against (e.g. ``git worktree add --detach /tmp/wt-before main``) and the
         --data results/unseen/data [--utterances 12]
 
 The first ``--utterances`` rows of the prepared training manifest are
-cached with ``hparams/seed_ge2e.yaml``'s settings (30 crops x 7 views,
+cached with ``hparams/seed_ge2e.yaml``'s settings (its crops x 7 views,
 GE2E) by each checkout's own ``train.build_train_set``, in a subprocess
 each, in the order before, after, after, before (so that a load that
 changes over time weighs on both alike); the table gives the build times
@@ -96,6 +96,7 @@ def run(args):
             writer.writerows(rows)
         before = machine_line()
         times = {"before": [], "after": []}
+        crop_rows = {}
         digests = {}
         for k, which in enumerate(("before", "after", "after", "before")):
             code = Path(args.before) if which == "before" else REPO
@@ -105,6 +106,7 @@ def run(args):
                 code, str(Path(args.data).resolve()), str(subset), str(cache)
             )
             times[which].append(out["seconds"])
+            crop_rows[which] = out["rows"]
             digests.setdefault(which, digest(cache))
             shutil.rmtree(cache)
             total = time.perf_counter() - start
@@ -116,13 +118,14 @@ def run(args):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     b, a = statistics.mean(times["before"]), statistics.mean(times["after"])
-    crops = len(rows) * 30
+    crops = crop_rows["after"]
     return [
         f"Machine: {before} (before); load average "
         f"{after.rsplit(' ', 1)[-1]} (after).",
         "",
-        f"{len(rows)} utterances x 30 crops x 7 views (GE2E), order before, "
-        "after, after, before.",
+        f"{len(rows)} utterances x {crops // len(rows)} crops x 7 views "
+        "(GE2E; the crops of this checkout's yaml), order before, after, "
+        "after, before.",
         "",
         "| code | build times (s) | mean (s) | crops/s | ratio | array SHA-1 |",
         "|---|---|---:|---:|---:|---|",
