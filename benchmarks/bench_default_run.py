@@ -21,10 +21,12 @@ evaluation  -> "Results written" (test embeddings, scoring, bootstrap,
 export      -> the end (the model folder)
 =========== ==========================================================
 
-Usage, from the repository root (about 10 minutes on two CPU cores)::
+Usage, from the repository root (about 15 minutes on two CPU cores)::
 
     python benchmarks/bench_default_run.py --out /tmp/bench_default \\
         [--before /path/to/other/checkout] [--before-args ...]
+
+``--runs after`` times this checkout's defaults alone (``times.json``).
 
 ``--before`` runs the comparison in another checkout of the code (e.g.
 ``git worktree add --detach /tmp/wt-before <rev>``); without it, this
@@ -216,22 +218,34 @@ def main(argv=None):
     parser.add_argument(
         "--threads", type=int, default=0, help="0 = torch's default"
     )
+    parser.add_argument(
+        "--runs",
+        choices=("both", "after"),
+        default="both",
+        help="after: time this checkout's defaults alone (no comparison)",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()
     if out.exists() and any(out.iterdir()):
         parser.error(f"--out {out} is not empty: name a new folder")
     out.mkdir(parents=True, exist_ok=True)
     times, res = {}, {}
-    for name, code, extra in (
+    runs = [
         ("before", Path(args.before).resolve(), args.before_args),
         ("after", REPO, args.after_args),
-    ):
+    ]
+    if args.runs == "after":
+        runs = runs[1:]
+    for name, code, extra in runs:
         folder = out / name
         cmd = default_command(args.data, folder) + shlex.split(extra)
         print(f"{name}: {' '.join(cmd)} (in {code})", flush=True)
         times[name] = run(code, cmd, out / f"{name}.log", args.threads)
         res[name] = summary(folder / "results.json")
         print(f"{name}: {times[name]}", flush=True)
+    if args.runs == "after":
+        (out / "times.json").write_text(json.dumps(times), encoding="utf-8")
+        return
     text = report(times["before"], times["after"], res["before"], res["after"])
     (out / "report.md").write_text(text + "\n", encoding="utf-8")
     print(text)
