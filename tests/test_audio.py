@@ -1,12 +1,12 @@
 """Tests of seed_brain.dataio.audio on real shared files and generated audio."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from shared_data import DATA, needs_data
 
 from seed_brain.dataio.audio import (
     AUDIO_EXTENSIONS,
@@ -17,17 +17,8 @@ from seed_brain.dataio.audio import (
     write_audio,
 )
 
-DATA = Path(
-    os.environ.get(
-        "SEED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared/data"
-    )
-).resolve()
-needs_data = pytest.mark.skipif(
-    not (DATA / "rir").is_dir(), reason=f"shared data not found at {DATA}"
-)
 
-
-@needs_data
+@needs_data("rir")
 def test_load_resamples_48k_rir():
     path = DATA / "rir" / "rir48000.wav"
     rate, frames, channels = audio_info(path)
@@ -39,7 +30,7 @@ def test_load_resamples_48k_rir():
     assert load_audio(path, sample_rate=None).shape[0] == frames
 
 
-@needs_data
+@needs_data("rir")
 def test_load_mixes_stereo_44k_to_mono_16k():
     path = DATA / "rir" / "stereo_impulse_response.wav"
     rate, frames, channels = audio_info(path)
@@ -53,7 +44,7 @@ def test_load_mixes_stereo_44k_to_mono_16k():
     np.testing.assert_allclose(native.numpy(), data.mean(axis=1), atol=1e-7)
 
 
-@needs_data
+@needs_data("rir")
 def test_load_flac_native_rate():
     path = next((DATA / "speech" / "test-other").rglob("*.flac"))
     wav = load_audio(path)
@@ -141,7 +132,7 @@ def test_truncated_data(tmp_path):
             func(path)
 
 
-@needs_data
+@needs_data("rir")
 def test_truncated_flac(tmp_path):
     source = next((DATA / "speech" / "test-other").rglob("*.flac"))
     path = tmp_path / "trunc.flac"
