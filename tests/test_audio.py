@@ -19,28 +19,24 @@ from seed_brain.dataio.audio import (
 
 
 @needs_data("rir")
-def test_load_resamples_48k_rir():
-    path = DATA / "rir" / "rir48000.wav"
+@pytest.mark.parametrize(
+    "name, native_rate, native_channels",
+    [("rir48000.wav", 48000, 1), ("stereo_impulse_response.wav", 44100, 2)],
+)
+def test_load_resamples_and_mixes_to_mono_16k(
+    name, native_rate, native_channels
+):
+    path = DATA / "rir" / name
     rate, frames, channels = audio_info(path)
-    assert (rate, channels) == (48000, 1)
+    assert (rate, channels) == (native_rate, native_channels)
     wav = load_audio(path, sample_rate=16000)
     assert wav.dim() == 1 and wav.dtype == torch.float32
-    assert wav.shape[0] == int(np.ceil(frames * 16000 / 48000))
+    assert wav.shape[0] == int(np.ceil(frames * 16000 / native_rate))
     assert torch.isfinite(wav).all() and wav.abs().max() > 0
-    assert load_audio(path, sample_rate=None).shape[0] == frames
-
-
-@needs_data("rir")
-def test_load_mixes_stereo_44k_to_mono_16k():
-    path = DATA / "rir" / "stereo_impulse_response.wav"
-    rate, frames, channels = audio_info(path)
-    assert (rate, channels) == (44100, 2)
-    wav = load_audio(path, sample_rate=16000)
-    assert wav.dim() == 1
-    assert wav.shape[0] == int(np.ceil(frames * 16000 / 44100))
     # Channel average at the native rate.
     data, _ = sf.read(path, dtype="float32", always_2d=True)
     native = load_audio(path, sample_rate=None)
+    assert native.shape[0] == frames
     np.testing.assert_allclose(native.numpy(), data.mean(axis=1), atol=1e-7)
 
 

@@ -615,27 +615,18 @@ def test_conditions_synthetic_and_errors(tmp_path):
         noisy = load_audio(Path(out["n3"]["test_root"], test))
         speech = load_audio(tmp_path / "test" / test)
         assert _snr_db(speech, noisy - speech) == pytest.approx(3.0, abs=1e-3)
-    with pytest.raises(ValueError, match="noise_files"):
-        prepare_test_conditions(
-            tmp_path / "test",
-            trials,
-            tmp_path / "out",
-            conditions=[{"name": "n", "snr": 0.0, "reverb": False}],
-        )
-    with pytest.raises(ValueError, match="rir_files"):
-        prepare_test_conditions(
-            tmp_path / "test",
-            trials,
-            tmp_path / "out",
-            conditions=[{"name": "r", "snr": None, "reverb": True}],
-        )
-    with pytest.raises(ValueError, match="twice"):
-        prepare_test_conditions(
-            tmp_path / "test",
-            trials,
-            tmp_path / "out",
-            conditions=[{"name": "clean"}, {"name": "clean"}],
-        )
+    for match, conditions in [
+        ("noise_files", [{"name": "n", "snr": 0.0, "reverb": False}]),
+        ("rir_files", [{"name": "r", "snr": None, "reverb": True}]),
+        ("twice", [{"name": "clean"}, {"name": "clean"}]),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            prepare_test_conditions(
+                tmp_path / "test",
+                trials,
+                tmp_path / "out",
+                conditions=conditions,
+            )
     write_audio(tmp_path / "silent" / "s.wav", torch.zeros(100))
     with pytest.raises(ValueError, match="s.wav.*silent"):
         prepare_test_conditions(
