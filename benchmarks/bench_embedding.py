@@ -30,7 +30,6 @@ memory), and the same for a whole batch of ``--files`` embeddings.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shutil
 import statistics
@@ -43,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
+from bench_common import parse_with_threads  # noqa: E402
 
 from seed_brain.dataio.audio import load_audio  # noqa: E402
 from seed_brain.lobes import RDMMLP  # noqa: E402
@@ -239,16 +239,7 @@ def main(argv=None):
     parser.add_argument(
         "--small-ecapa", action="store_true", help="tiny ECAPA (tests)"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch threads (default: torch's)",
-    )
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.WARNING)
+    args = parse_with_threads(parser, argv)
     items = pick_files(args.data, args.files)
     work = Path(tempfile.mkdtemp(prefix="bench_embedding_"))
     rows = []

@@ -200,6 +200,14 @@ def _fmt_mem(result: dict) -> str:
     return f"{result['peak_mib']:.0f} (base {result['base_mib']:.0f})"
 
 
+def _print_rows(rows: list[list[str]]) -> None:
+    """Prints the alignment line and the rows of a Markdown table."""
+    print("|" + "---:|" * len(rows[0]))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -286,18 +294,12 @@ def main(argv: list[str] | None = None) -> None:
         " | ours total (s) | SB EER (s) | SB minDCF (s) | EER speed-up"
         " | minDCF speed-up | EER (%) | minDCF | max abs diff vs SB |"
     )
-    print("|" + "---:|" * len(timing_rows[0]))
-    for row in timing_rows:
-        print("| " + " | ".join(row) + " |")
-    print()
+    _print_rows(timing_rows)
     print(
         "| trials | ours peak RSS MiB (NumPy only) | ours peak RSS MiB (torch"
         " imported) | SB EER peak RSS MiB | SB minDCF peak RSS MiB |"
     )
-    print("|" + "---:|" * len(memory_rows[0]))
-    for row in memory_rows:
-        print("| " + " | ".join(row) + " |")
-    print()
+    _print_rows(memory_rows)
     print(
         f"ours = cosine_scores + compute_eer + compute_min_dcf(p_target="
         f"{P_TARGET}), best of {args.repeats}; SB = speechbrain "

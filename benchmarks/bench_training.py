@@ -31,7 +31,6 @@ pipelines and are not timed.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import platform
 import shutil
@@ -47,6 +46,7 @@ sys.path.insert(0, str(REPO))
 
 import speechbrain as sb  # noqa: E402
 import torch  # noqa: E402
+from bench_common import parse_with_threads  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from speechbrain.dataio.sampler import ReproducibleRandomSampler  # noqa: E402
 
@@ -281,16 +281,7 @@ def main(argv=None):
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch threads (default: torch's)",
-    )
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.WARNING)
+    args = parse_with_threads(parser, argv)
     print("\n".join(run(args)))
 
 

@@ -120,32 +120,24 @@ def prepare(
                 local_folder=local.get(name),
                 allow_download=allow_download,
             )
-    if "musan" in only:
-        folder = corpora.fetch_corpus(
-            "musan",
-            config["musan"],
-            data_root,
-            local.get("musan"),
-            allow_download,
-        )
-        summary["musan"] = training_corpora.prepare_musan(
+    csv_makers = {
+        "musan": lambda folder, out: training_corpora.prepare_musan(
             folder,
-            os.path.join(data_root, "musan_csv"),
+            out,
             babble_count=babble_count,
             babble_seconds=babble_seconds,
             seed=seed,
-        )
-    if "rirs" in only:
-        folder = corpora.fetch_corpus(
-            "rirs",
-            config["rirs"],
-            data_root,
-            local.get("rirs"),
-            allow_download,
-        )
-        summary["rirs"] = training_corpora.prepare_rirs(
-            folder, os.path.join(data_root, "rirs_csv")
-        )
+        ),
+        "rirs": training_corpora.prepare_rirs,
+    }
+    for name, make_csv in csv_makers.items():
+        if name in only:
+            folder = corpora.fetch_corpus(
+                name, config[name], data_root, local.get(name), allow_download
+            )
+            summary[name] = make_csv(
+                folder, os.path.join(data_root, f"{name}_csv")
+            )
     args = []
     if summary["clean"]:
         clean = [info["folder"] for info in summary["clean"].values()]

@@ -30,54 +30,29 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from seed_brain.dataio import corpora
-from seed_brain.utils.scripts import doc_parser, print_test_set, start_logging
-
-
-def report(info):
-    """Prints the preparation's summary and the train.py arguments.
-
-    Shared by the trial-list preparations (``prepare_voxsrc23.py``), as is
-    ``make_parser``.
-    """
-    print_test_set(info)
-    return info
-
-
-make_parser = doc_parser
+from seed_brain.utils.scripts import run_test_set_script
 
 
 def main(argv=None):
     """Command line entry point."""
-    parser = doc_parser(__doc__)
-    parser.add_argument("--voxceleb1_folder", required=True)
-    parser.add_argument("--voxconverse_folder", required=True)
-    parser.add_argument("--out_folder", required=True)
-    parser.add_argument(
-        "--voxconverse_trials",
-        default=None,
-        help="trial file of the VoxConverse segments "
-        "(default: <voxconverse_folder>/vcmix_test.txt)",
+    return run_test_set_script(
+        __doc__,
+        corpora.prepare_vcmix,
+        ["voxceleb1_folder", "voxconverse_folder"],
+        {
+            "voxconverse_trials": (
+                None,
+                "trial file of the VoxConverse segments "
+                "(default: <voxconverse_folder>/vcmix_test.txt)",
+            ),
+            "vox1_trials": (
+                corpora.VOX1_O_URL,
+                "URL or file of VoxCeleb1-O (cleaned)",
+            ),
+            "vox1_checksum": (None, None),
+        },
+        argv,
     )
-    parser.add_argument(
-        "--vox1_trials",
-        default=corpora.VOX1_O_URL,
-        help="URL or file of VoxCeleb1-O (cleaned)",
-    )
-    parser.add_argument("--vox1_checksum", default=None)
-    parser.add_argument("--full_paths", action="store_true")
-    args = parser.parse_args(argv)
-    start_logging()
-    info = corpora.prepare_vcmix(
-        args.voxceleb1_folder,
-        args.voxconverse_folder,
-        args.out_folder,
-        voxconverse_trials=args.voxconverse_trials,
-        vox1_trials=args.vox1_trials,
-        vox1_checksum=args.vox1_checksum,
-        full_paths=args.full_paths,
-    )
-    print_test_set(info)
-    return info
 
 
 if __name__ == "__main__":

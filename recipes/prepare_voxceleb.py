@@ -27,32 +27,24 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from seed_brain.dataio import corpora
-from seed_brain.utils.scripts import doc_parser, print_test_set, start_logging
+from seed_brain.utils.scripts import run_test_set_script
 
 
 def main(argv=None):
     """Command line entry point."""
-    parser = doc_parser(__doc__)
-    parser.add_argument("--voxceleb1_folder", required=True)
-    parser.add_argument("--out_folder", required=True)
-    parser.add_argument(
-        "--trials",
-        default=corpora.VOX1_O_URL,
-        help="URL or file of the trial list (default: VoxCeleb1-O cleaned)",
+    return run_test_set_script(
+        __doc__,
+        corpora.prepare_voxceleb1_o,
+        ["voxceleb1_folder"],
+        {
+            "trials": (
+                corpora.VOX1_O_URL,
+                "URL or file of the trial list (default: VoxCeleb1-O cleaned)",
+            ),
+            "checksum": (None, None),
+        },
+        argv,
     )
-    parser.add_argument("--checksum", default=None)
-    parser.add_argument("--full_paths", action="store_true")
-    args = parser.parse_args(argv)
-    start_logging()
-    info = corpora.prepare_voxceleb1_o(
-        args.voxceleb1_folder,
-        args.out_folder,
-        trials=args.trials,
-        checksum=args.checksum,
-        full_paths=args.full_paths,
-    )
-    print_test_set(info)
-    return info
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prepare_vcmix import corpora, make_parser, report  # noqa: E402
+from prepare_vcmix import corpora  # noqa: E402
 
 from seed_brain.utils.files import write_json, write_text  # noqa: E402
+from seed_brain.utils.scripts import run_test_set_script  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -137,24 +138,19 @@ def prepare_voxsrc23(
 
 def main(argv=None):
     """Command line entry point."""
-    parser = make_parser(__doc__)
-    parser.add_argument("--voxsrc23_folder", required=True)
-    parser.add_argument("--out_folder", required=True)
-    parser.add_argument(
-        "--trials",
-        default=None,
-        help=f"labelled trial list (default: <voxsrc23_folder>/{TRIALS_NAME})",
+    return run_test_set_script(
+        __doc__,
+        prepare_voxsrc23,
+        ["voxsrc23_folder"],
+        {
+            "trials": (
+                None,
+                "labelled trial list (default: <voxsrc23_folder>/"
+                f"{TRIALS_NAME})",
+            )
+        },
+        argv,
     )
-    parser.add_argument("--full_paths", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    info = prepare_voxsrc23(
-        args.voxsrc23_folder,
-        args.out_folder,
-        trials=args.trials,
-        full_paths=args.full_paths,
-    )
-    return report(info)
 
 
 if __name__ == "__main__":

@@ -6,16 +6,10 @@ absent. Slices are folders of symbolic links made under ``tmp_path``, so
 that a test runs the recipe on a few real files without copying them.
 """
 
-import os
 from pathlib import Path
 
 import pytest
-
-DATA = Path(
-    os.environ.get(
-        "SEED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared/data"
-    )
-).resolve()
+from shared_data import DATA
 
 
 @pytest.fixture(scope="session")

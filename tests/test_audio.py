@@ -1,12 +1,12 @@
 """Tests of seed_brain.dataio.audio on real shared files and generated audio."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from shared_data import DATA, needs_data
 
 from seed_brain.dataio.audio import (
     AUDIO_EXTENSIONS,
@@ -17,43 +17,30 @@ from seed_brain.dataio.audio import (
     write_audio,
 )
 
-DATA = Path(
-    os.environ.get(
-        "SEED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared/data"
-    )
-).resolve()
-needs_data = pytest.mark.skipif(
-    not (DATA / "rir").is_dir(), reason=f"shared data not found at {DATA}"
+
+@needs_data("rir")
+@pytest.mark.parametrize(
+    "name, native_rate, native_channels",
+    [("rir48000.wav", 48000, 1), ("stereo_impulse_response.wav", 44100, 2)],
 )
-
-
-@needs_data
-def test_load_resamples_48k_rir():
-    path = DATA / "rir" / "rir48000.wav"
+def test_load_resamples_and_mixes_to_mono_16k(
+    name, native_rate, native_channels
+):
+    path = DATA / "rir" / name
     rate, frames, channels = audio_info(path)
-    assert (rate, channels) == (48000, 1)
+    assert (rate, channels) == (native_rate, native_channels)
     wav = load_audio(path, sample_rate=16000)
     assert wav.dim() == 1 and wav.dtype == torch.float32
-    assert wav.shape[0] == int(np.ceil(frames * 16000 / 48000))
+    assert wav.shape[0] == int(np.ceil(frames * 16000 / native_rate))
     assert torch.isfinite(wav).all() and wav.abs().max() > 0
-    assert load_audio(path, sample_rate=None).shape[0] == frames
-
-
-@needs_data
-def test_load_mixes_stereo_44k_to_mono_16k():
-    path = DATA / "rir" / "stereo_impulse_response.wav"
-    rate, frames, channels = audio_info(path)
-    assert (rate, channels) == (44100, 2)
-    wav = load_audio(path, sample_rate=16000)
-    assert wav.dim() == 1
-    assert wav.shape[0] == int(np.ceil(frames * 16000 / 44100))
     # Channel average at the native rate.
     data, _ = sf.read(path, dtype="float32", always_2d=True)
     native = load_audio(path, sample_rate=None)
+    assert native.shape[0] == frames
     np.testing.assert_allclose(native.numpy(), data.mean(axis=1), atol=1e-7)
 
 
-@needs_data
+@needs_data("rir")
 def test_load_flac_native_rate():
     path = next((DATA / "speech" / "test-other").rglob("*.flac"))
     wav = load_audio(path)
@@ -141,7 +128,7 @@ def test_truncated_data(tmp_path):
             func(path)
 
 
-@needs_data
+@needs_data("rir")
 def test_truncated_flac(tmp_path):
     source = next((DATA / "speech" / "test-other").rglob("*.flac"))
     path = tmp_path / "trunc.flac"

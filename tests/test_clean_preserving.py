@@ -8,17 +8,11 @@ import pytest
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
+from tiny_models import random_denoiser
 
 from seed_brain.lobes import RDMMLP
 from seed_brain.model.brain import SEEDBrain
 from seed_brain.model.diffusion import SEEDDiffusion, centre_embeddings
-
-
-def _trained_like(dim=8, seed=0):
-    torch.manual_seed(seed)
-    model = RDMMLP(dim)
-    torch.nn.init.normal_(model.output_proj.weight, std=0.1)
-    return model.eval()
 
 
 def test_fresh_residual_denoiser_is_the_identity():
@@ -72,7 +66,7 @@ def test_max_train_t_bounds_training_steps():
 
 def test_soft_threshold_removes_small_corrections_only():
     d = SEEDDiffusion(prediction="residual")
-    model = _trained_like()
+    model = random_denoiser()
     emb = torch.randn(64, 8)
     noise = torch.randn(1, 64, 8)
     norms = d.correction_norms(model, emb, t=50, noise=noise[0])
@@ -143,7 +137,7 @@ def _brain(**hp):
     }
     hparams.update(hp)
     return SEEDBrain(
-        modules={"encoder": _Mean(), "denoiser": _trained_like()},
+        modules={"encoder": _Mean(), "denoiser": random_denoiser()},
         opt_class=lambda p: torch.optim.AdamW(p, lr=1e-3),
         hparams=hparams,
     )

@@ -498,30 +498,28 @@ def test_prepare_corpora_recipe_end_to_end(data_dir, tmp_path):
         recipe.prepare(str(root), config, only=["timit"])
 
 
+def _flags(**values):
+    """The command-line arguments ``--name value`` of ``values``."""
+    return [arg for k, v in values.items() for arg in (f"--{k}", str(v))]
+
+
 def test_voxceleb_and_vcmix_recipes(fake_vox, tmp_path, capsys):
     info = _recipe("prepare_voxceleb.py").main(
-        [
-            "--voxceleb1_folder",
-            str(fake_vox["voxceleb1"]),
-            "--out_folder",
-            str(tmp_path / "v"),
-            "--trials",
-            str(fake_vox["trials"]),
-        ]
+        _flags(
+            voxceleb1_folder=fake_vox["voxceleb1"],
+            out_folder=tmp_path / "v",
+            trials=fake_vox["trials"],
+        )
     )
     assert "--test_trials=" in capsys.readouterr().out
     assert info["n_target"] == 8
     info = _recipe("prepare_vcmix.py").main(
-        [
-            "--voxceleb1_folder",
-            str(fake_vox["voxceleb1"]),
-            "--voxconverse_folder",
-            str(fake_vox["vc"]),
-            "--out_folder",
-            str(tmp_path / "m"),
-            "--vox1_trials",
-            str(fake_vox["trials"]),
-        ]
+        _flags(
+            voxceleb1_folder=fake_vox["voxceleb1"],
+            voxconverse_folder=fake_vox["vc"],
+            out_folder=tmp_path / "m",
+            vox1_trials=fake_vox["trials"],
+        )
     )
     assert info["n_nontarget"] == len(fake_vox["vc_nontarget"])
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from shared_data import DATA, needs_data
 
 from seed_brain.dataio.audio import audio_info, load_audio, write_audio
 from seed_brain.dataio.conditions import (
@@ -25,15 +26,6 @@ from seed_brain.dataio.manifests import (
     prepare_clean_manifest,
 )
 from seed_brain.dataio.trials import prepare_trials, read_trials
-
-DATA = Path(
-    os.environ.get(
-        "SEED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared/data"
-    )
-).resolve()
-needs_data = pytest.mark.skipif(
-    not (DATA / "speech").is_dir(), reason=f"shared data not found at {DATA}"
-)
 
 
 def _mtimes(folder):
@@ -145,7 +137,7 @@ def test_manifest_errors(tmp_path):
     assert not (tmp_path / "m.csv").exists()
 
 
-@needs_data
+@needs_data("speech")
 def test_manifest_train_clean_100(tmp_path):
     folder = DATA / "speech" / "train-clean-100"
     rows = prepare_clean_manifest(folder, tmp_path / "train.csv")
@@ -162,7 +154,7 @@ def test_manifest_train_clean_100(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@needs_data
+@needs_data("speech")
 def test_augment_csv_subsets_and_conversion(tmp_path, caplog):
     noise = DATA / "noise"
     train = prepare_augment_csv(
@@ -216,7 +208,7 @@ def test_augment_csv_subsets_and_conversion(tmp_path, caplog):
         )
 
 
-@needs_data
+@needs_data("speech")
 def test_augment_csv_consumed_by_speechbrain(tmp_path):
     from speechbrain.augment.time_domain import AddNoise, AddReverb
     from speechbrain.dataio.legacy import ExtendedCSVDataset
@@ -357,7 +349,7 @@ def test_trials_folder_errors(tmp_path):
         prepare_trials(tmp_path / "loose", tmp_path / "t.txt")
 
 
-@needs_data
+@needs_data("speech")
 def test_trials_test_other(tmp_path):
     folder = DATA / "speech" / "test-other"
     trials = prepare_trials(folder, tmp_path / "trials.txt")
@@ -501,7 +493,7 @@ def _run_conditions(root, trials, out, seed=1234, conditions=None):
     )
 
 
-@needs_data
+@needs_data("speech")
 def test_conditions_outputs_snr_length(tmp_path, small_trials):
     root, trials, trials_path = small_trials
     out = _run_conditions(root, trials_path, tmp_path / "c")
@@ -558,7 +550,7 @@ def test_conditions_outputs_snr_length(tmp_path, small_trials):
     assert info["conditions"]["noise_5dB"]["rir_files"] == []
 
 
-@needs_data
+@needs_data("speech")
 def test_conditions_deterministic_and_idempotent(
     tmp_path, small_trials, caplog
 ):
@@ -623,27 +615,18 @@ def test_conditions_synthetic_and_errors(tmp_path):
         noisy = load_audio(Path(out["n3"]["test_root"], test))
         speech = load_audio(tmp_path / "test" / test)
         assert _snr_db(speech, noisy - speech) == pytest.approx(3.0, abs=1e-3)
-    with pytest.raises(ValueError, match="noise_files"):
-        prepare_test_conditions(
-            tmp_path / "test",
-            trials,
-            tmp_path / "out",
-            conditions=[{"name": "n", "snr": 0.0, "reverb": False}],
-        )
-    with pytest.raises(ValueError, match="rir_files"):
-        prepare_test_conditions(
-            tmp_path / "test",
-            trials,
-            tmp_path / "out",
-            conditions=[{"name": "r", "snr": None, "reverb": True}],
-        )
-    with pytest.raises(ValueError, match="twice"):
-        prepare_test_conditions(
-            tmp_path / "test",
-            trials,
-            tmp_path / "out",
-            conditions=[{"name": "clean"}, {"name": "clean"}],
-        )
+    for match, conditions in [
+        ("noise_files", [{"name": "n", "snr": 0.0, "reverb": False}]),
+        ("rir_files", [{"name": "r", "snr": None, "reverb": True}]),
+        ("twice", [{"name": "clean"}, {"name": "clean"}]),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            prepare_test_conditions(
+                tmp_path / "test",
+                trials,
+                tmp_path / "out",
+                conditions=conditions,
+            )
     write_audio(tmp_path / "silent" / "s.wav", torch.zeros(100))
     with pytest.raises(ValueError, match="s.wav.*silent"):
         prepare_test_conditions(

@@ -3,17 +3,11 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import random_denoiser
 
 from seed_brain.lobes import RDMMLP
 from seed_brain.model.diffusion import SEEDDiffusion, scaled_linear_betas
 from seed_brain.model.ema import EMA
-
-
-def _random_denoiser(dim=8, seed=0):
-    torch.manual_seed(seed)
-    model = RDMMLP(dim)
-    torch.nn.init.normal_(model.output_proj.weight, std=0.1)
-    return model.eval()
 
 
 def test_scaled_linear_schedule_values():
@@ -50,7 +44,7 @@ def test_training_loss_uses_the_same_convention_as_sampling():
     # Under the l2 convention, the loss cannot depend on the raw norm of
     # the embeddings: training and sampling both see normalised inputs.
     d = SEEDDiffusion()
-    model = _random_denoiser()
+    model = random_denoiser()
     clean, noisy = torch.randn(5, 8), torch.randn(5, 8)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     a = d.training_loss(model, clean, noisy, generator=g1)
@@ -60,7 +54,7 @@ def test_training_loss_uses_the_same_convention_as_sampling():
 
 def test_sampling_reproducible_under_a_generator():
     d = SEEDDiffusion()
-    model = _random_denoiser()
+    model = random_denoiser()
     emb = torch.randn(4, 8)
 
     def run(seed):
@@ -73,7 +67,7 @@ def test_sampling_reproducible_under_a_generator():
 
 def test_ddim_with_one_step_equals_one_step():
     d = SEEDDiffusion()
-    model = _random_denoiser()
+    model = random_denoiser()
     emb = torch.randn(4, 8)
     a = d.one_step(model, emb, 50, torch.Generator().manual_seed(5))
     b = d.ddim(model, emb, 50, 1, torch.Generator().manual_seed(5))
@@ -141,7 +135,7 @@ def test_denoiser_learns_to_remove_a_corruption(loss):
 
 def test_ensemble_weight_interpolates():
     d = SEEDDiffusion()
-    model = _random_denoiser()
+    model = random_denoiser()
     emb = torch.randn(3, 8)
     zero = d.enhance(model, emb, t=0, ensemble_weight=0.0)
     assert torch.allclose(zero, F.normalize(emb, dim=-1), atol=1e-6)
@@ -154,7 +148,7 @@ def test_ensemble_weight_interpolates():
 def test_bad_step_and_options_are_rejected():
     d = SEEDDiffusion(num_timesteps=100)
     with pytest.raises(ValueError, match="sample_t"):
-        d.one_step(_random_denoiser(), torch.randn(1, 8), t=100)
+        d.one_step(random_denoiser(), torch.randn(1, 8), t=100)
     with pytest.raises(ValueError, match="prediction"):
         SEEDDiffusion(prediction="x")
     with pytest.raises(ValueError, match="loss"):

@@ -103,14 +103,19 @@ def _blob(n=300_000, seed=0):
     return bytes(out[:n])
 
 
+def _serve(state, path, n=300_000, seed=0):
+    """Serves ``_blob(n, seed)`` at ``path`` of the server; returns it."""
+    state["files"][path] = data = _blob(n, seed)
+    return data
+
+
 def _md5(data):
     return "md5:" + hashlib.md5(data).hexdigest()
 
 
 def test_download_checksum_and_idempotent(server, tmp_path):
     base, state = server
-    data = _blob()
-    state["files"]["/corpus.bin"] = data
+    data = _serve(state, "/corpus.bin")
     dest = tmp_path / "dl" / "corpus.bin"
     download(f"{base}/corpus.bin", dest, checksum=_md5(data))
     assert dest.read_bytes() == data
@@ -126,8 +131,7 @@ def test_download_checksum_and_idempotent(server, tmp_path):
 
 def test_interrupted_transfer_resumes_on_next_run(server, tmp_path):
     base, state = server
-    data = _blob(400_001, seed=1)
-    state["files"]["/big.tar"] = data
+    data = _serve(state, "/big.tar", 400_001, seed=1)
     state["cuts"]["/big.tar"] = 1
     dest = tmp_path / "big.tar"
     with pytest.raises(DownloadError, match="run the same command again"):
@@ -145,8 +149,7 @@ def test_interrupted_transfer_resumes_on_next_run(server, tmp_path):
 
 def test_interrupted_transfer_retried_within_one_call(server, tmp_path):
     base, state = server
-    data = _blob(250_000, seed=2)
-    state["files"]["/a.bin"] = data
+    data = _serve(state, "/a.bin", 250_000, seed=2)
     state["cuts"]["/a.bin"] = 2  # two broken transfers, then a good one
     dest = tmp_path / "a.bin"
     download(
@@ -165,8 +168,7 @@ def test_interrupted_transfer_retried_within_one_call(server, tmp_path):
 
 def test_checksum_mismatch_raises_and_cleans_up(server, tmp_path):
     base, state = server
-    data = _blob(1000, seed=3)
-    state["files"]["/x.bin"] = data
+    data = _serve(state, "/x.bin", 1000, seed=3)
     dest = tmp_path / "x.bin"
     with pytest.raises(ChecksumError, match="published one is"):
         download(f"{base}/x.bin", dest, checksum="md5:" + "0" * 32)
@@ -180,8 +182,7 @@ def test_checksum_mismatch_raises_and_cleans_up(server, tmp_path):
 
 def test_server_without_ranges_restarts(server, tmp_path):
     base, state = server
-    data = _blob(200_000, seed=4)
-    state["files"]["/n.bin"] = data
+    data = _serve(state, "/n.bin", 200_000, seed=4)
     state["no_range"].add("/n.bin")
     dest = tmp_path / "n.bin"
     (tmp_path / "n.bin.part").write_bytes(data[:1000])
@@ -191,8 +192,7 @@ def test_server_without_ranges_restarts(server, tmp_path):
 
 def test_complete_part_file_and_416(server, tmp_path):
     base, state = server
-    data = _blob(5000, seed=5)
-    state["files"]["/p.bin"] = data
+    data = _serve(state, "/p.bin", 5000, seed=5)
     (tmp_path / "p.bin.part").write_bytes(data)
     download(f"{base}/p.bin", tmp_path / "p.bin", checksum=_md5(data))
     assert (tmp_path / "p.bin").read_bytes() == data
@@ -218,8 +218,7 @@ def test_unreachable_server(tmp_path):
 
 def test_file_placed_by_hand_is_kept(server, tmp_path):
     base, state = server
-    data = _blob(3000, seed=6)
-    state["files"]["/h.bin"] = data
+    data = _serve(state, "/h.bin", 3000, seed=6)
     dest = tmp_path / "h.bin"
     dest.write_bytes(data)
     download(f"{base}/h.bin", dest, checksum=_md5(data))
@@ -229,8 +228,7 @@ def test_file_placed_by_hand_is_kept(server, tmp_path):
 
 def test_stale_file_with_wrong_checksum_is_replaced(server, tmp_path):
     base, state = server
-    data = _blob(3000, seed=7)
-    state["files"]["/s.bin"] = data
+    data = _serve(state, "/s.bin", 3000, seed=7)
     dest = tmp_path / "s.bin"
     dest.write_bytes(b"garbage")
     download(f"{base}/s.bin", dest, checksum=_md5(data))

@@ -200,28 +200,42 @@ SEED_KW = dict(
 )
 
 
+def _prepared(root, data_dir, fields, **kwargs):
+    """prepare_seed_data of ``root/test`` (and the shared noise and RIRs)
+    into ``root/data``.
+
+    Returns a namespace of ``root``, ``kwargs`` (all the arguments),
+    ``prepared`` (what it returned), ``data`` (the data folder) and
+    ``fields``.
+    """
+    kwargs = dict(
+        data_folder=str(root / "data"),
+        test_folder=str(root / "test"),
+        noise_folder=str(data_dir / "noise"),
+        rir_folder=str(data_dir / "rir"),
+        **kwargs,
+    )
+    return types.SimpleNamespace(
+        root=root,
+        kwargs=kwargs,
+        prepared=prepare_seed_data(**kwargs),
+        data=root / "data",
+        **fields,
+    )
+
+
 @pytest.fixture(scope="module")
 def seed_data(data_dir, speech_slices, tmp_path_factory):
     """prepare_seed_data on 12 clean files and 3 speakers x 3 test files."""
     root = tmp_path_factory.mktemp("seeddata")
     clean = speech_slices.clean(root / "clean", 12)
     layout = speech_slices.test(root / "test", 3, 3)
-    kwargs = dict(
-        data_folder=str(root / "data"),
+    return _prepared(
+        root,
+        data_dir,
+        dict(clean=clean, layout=layout),
         clean_folder=str(root / "clean"),
-        test_folder=str(root / "test"),
-        noise_folder=str(data_dir / "noise"),
-        rir_folder=str(data_dir / "rir"),
         **SEED_KW,
-    )
-    prepared = prepare_seed_data(**kwargs)
-    return types.SimpleNamespace(
-        root=root,
-        clean=clean,
-        layout=layout,
-        kwargs=kwargs,
-        prepared=prepared,
-        data=root / "data",
     )
 
 
@@ -639,23 +653,14 @@ def heldout_data(data_dir, speech_slices, tmp_path_factory):
         (root / "extra").mkdir(exist_ok=True)
         (root / "extra" / f.name).symlink_to(f)
     speech_slices.test(root / "test", 3, 3)
-    kwargs = dict(
-        data_folder=str(root / "data"),
+    return _prepared(
+        root,
+        data_dir,
+        dict(speakers=speakers),
         clean_folder=[str(root / "tc100"), str(root / "extra")],
         heldout_folder=str(root / "tc100"),
         heldout_exclude=[f"{speakers[0]}/*", f"{speakers[1]}/*"],
-        test_folder=str(root / "test"),
-        noise_folder=str(data_dir / "noise"),
-        rir_folder=str(data_dir / "rir"),
         **HELD_KW,
-    )
-    prepared = prepare_seed_data(**kwargs)
-    return types.SimpleNamespace(
-        root=root,
-        speakers=speakers,
-        kwargs=kwargs,
-        prepared=prepared,
-        data=root / "data",
     )
 
 

@@ -268,6 +268,32 @@ def _model_args(parser):
     )
 
 
+def _command(sub, name, func, model=True, **texts):
+    """A sub-command: ``texts`` are its help, description and epilog."""
+    p = sub.add_parser(name, formatter_class=argparse.HelpFormatter, **texts)
+    if model:
+        _model_args(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def _no_enhance_arg(parser, text):
+    parser.add_argument("--no-enhance", action="store_true", help=text)
+
+
+def _threshold_arg(parser, flag, text):
+    parser.add_argument(flag, type=float, default=None, help=text)
+
+
+def _batch_args(parser):
+    parser.add_argument(
+        "--ids", choices=("content", "path"), default="content", help=_ID_HELP
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=8, help="files per encoder call"
+    )
+
+
 def build_parser():
     """The ``argparse`` parser of ``seed-brain``.
 
@@ -295,60 +321,49 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.required = True
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "verify",
+        _cmd_verify,
         help="are two recordings the same speaker?",
         description="Scores two audio files (cosine similarity of their "
         "SEED-enhanced embeddings) and decides same / different speaker "
         "with the model's threshold.",
         epilog="example: seed-brain verify --model results/model a.wav b.wav",
-        formatter_class=fmt,
     )
-    _model_args(p)
     p.add_argument("audio_a", metavar="A", help="first audio file")
     p.add_argument("audio_b", metavar="B", help="second audio file")
-    p.add_argument(
+    _threshold_arg(
+        p,
         "--threshold",
-        type=float,
-        default=None,
-        help="accept when score > threshold (default: the model's)",
+        "accept when score > threshold (default: the model's)",
     )
-    p.add_argument(
-        "--no-enhance",
-        action="store_true",
-        help="score the encoder's own embeddings (no SEED)",
-    )
-    p.set_defaults(func=_cmd_verify)
+    _no_enhance_arg(p, "score the encoder's own embeddings (no SEED)")
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "embed",
+        _cmd_embed,
         help="embeddings of audio files",
         description="Embeds audio files (any rate or channel count) and "
         "saves a torch file: {'ids', 'files', 'emb' [N, D], 'enhanced'}, "
         "rows in the order of the files.",
         epilog="example: seed-brain embed --model results/model *.wav "
         "--out emb.pt",
-        formatter_class=fmt,
     )
-    _model_args(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     p.add_argument("--out", required=True, help="output .pt file")
-    p.add_argument(
-        "--no-enhance",
-        action="store_true",
-        help="store the encoder's own embeddings (enhance them later with "
+    _no_enhance_arg(
+        p,
+        "store the encoder's own embeddings (enhance them later with "
         "'seed-brain enhance')",
     )
-    p.add_argument(
-        "--ids", choices=("content", "path"), default="content", help=_ID_HELP
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=8, help="files per encoder call"
-    )
-    p.set_defaults(func=_cmd_embed)
+    _batch_args(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "enhance",
+        _cmd_enhance,
         help="SEED-enhance stored embeddings",
         description="SEED-enhances encoder embeddings stored in a torch "
         "file: the output of 'seed-brain embed --no-enhance', a dict with "
@@ -357,15 +372,14 @@ def build_parser():
         "each embedding does. The output has the input's layout.",
         epilog="example: seed-brain enhance --model results/model emb.pt "
         "--out enhanced.pt",
-        formatter_class=fmt,
     )
-    _model_args(p)
     p.add_argument("embeddings", metavar="EMB", help="input .pt file")
     p.add_argument("--out", required=True, help="output .pt file")
-    p.set_defaults(func=_cmd_enhance)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "score",
+        _cmd_score,
         help="score a trial list and report EER / minDCF",
         description="Scores a 'label enrol test' trial list (paths "
         "relative to --audio-root; label 1 target, 0 non-target) with "
@@ -376,9 +390,7 @@ def build_parser():
         "nothing.",
         epilog="example: seed-brain score --model results/model trials.txt "
         "--audio-root data/test --out scores.txt",
-        formatter_class=fmt,
     )
-    _model_args(p)
     p.add_argument("trials", help="trial list (label enrol test)")
     p.add_argument(
         "--audio-root",
@@ -386,27 +398,20 @@ def build_parser():
         help="folder the trial paths are relative to",
     )
     p.add_argument("--out", required=True, help="score file to write")
-    p.add_argument(
-        "--no-enhance",
-        action="store_true",
-        help="score the encoder's own embeddings (the baseline)",
-    )
-    p.add_argument(
-        "--ids", choices=("content", "path"), default="content", help=_ID_HELP
-    )
-    p.add_argument(
-        "--batch-size", type=int, default=8, help="files per encoder call"
-    )
+    _no_enhance_arg(p, "score the encoder's own embeddings (the baseline)")
+    _batch_args(p)
     p.add_argument(
         "--save-every",
         type=int,
         default=20,
         help="batches between saves of the embedding cache",
     )
-    p.set_defaults(func=_cmd_score)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "export",
+        _cmd_export,
+        model=False,
         help="make an inference folder from a training run",
         description="Writes an inference folder (hyperparams.yaml with "
         "modules and pretrainer, encoder.ckpt, denoiser.ckpt with the EMA "
@@ -414,22 +419,19 @@ def build_parser():
         "finished train.py run: its best checkpoint by dev EER.",
         epilog="example: seed-brain export results/seed_ge2e/1986 "
         "results/model",
-        formatter_class=fmt,
     )
     p.add_argument("run_folder", metavar="RUN_FOLDER", help="output_folder")
     p.add_argument("out_folder", metavar="OUT_FOLDER", help="folder to write")
-    p.add_argument(
+    _threshold_arg(
+        p,
         "--threshold",
-        type=float,
-        default=None,
-        help="decision threshold of SEED scores (default: EER threshold on "
+        "decision threshold of SEED scores (default: EER threshold on "
         "the run's clean test trials)",
     )
-    p.add_argument(
+    _threshold_arg(
+        p,
         "--threshold-baseline",
-        type=float,
-        default=None,
-        help="decision threshold of the encoder's own scores",
+        "decision threshold of the encoder's own scores",
     )
     p.add_argument(
         "--encoder-yaml",
@@ -442,7 +444,6 @@ def build_parser():
         action="store_true",
         help="replace a model folder written earlier",
     )
-    p.set_defaults(func=_cmd_export)
     for p in sub.choices.values():  # also after the command
         p.add_argument(
             "--debug",

@@ -125,17 +125,21 @@ def find_pretrained_ge2e() -> Path:
     )
 
 
+# The Slaney mel scale: _SLANEY_HZ_PER_MEL Hz per mel below
+# _SLANEY_MIN_LOG_HZ, a log step of _SLANEY_LOG_STEP per mel above.
+_SLANEY_HZ_PER_MEL = 200.0 / 3.0
+_SLANEY_MIN_LOG_HZ = 1000.0
+_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_HZ_PER_MEL
+_SLANEY_LOG_STEP = math.log(6.4) / 27.0
+
+
 def _hz_to_mel_slaney(freqs: np.ndarray) -> np.ndarray:
     """Slaney mel scale: linear below 1 kHz, logarithmic above."""
     freqs = np.asarray(freqs, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = math.log(6.4) / 27.0
-    mels = freqs / f_sp
-    log_part = freqs >= min_log_hz
-    mels[log_part] = min_log_mel + np.log(freqs[log_part] / min_log_hz) / (
-        logstep
+    mels = freqs / _SLANEY_HZ_PER_MEL
+    log_part = freqs >= _SLANEY_MIN_LOG_HZ
+    mels[log_part] = _SLANEY_MIN_LOG_MEL + (
+        np.log(freqs[log_part] / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOG_STEP
     )
     return mels
 
@@ -143,14 +147,10 @@ def _hz_to_mel_slaney(freqs: np.ndarray) -> np.ndarray:
 def _mel_to_hz_slaney(mels: np.ndarray) -> np.ndarray:
     """Inverse of :func:`_hz_to_mel_slaney`."""
     mels = np.asarray(mels, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = math.log(6.4) / 27.0
-    freqs = f_sp * mels
-    log_part = mels >= min_log_mel
-    freqs[log_part] = min_log_hz * np.exp(
-        logstep * (mels[log_part] - min_log_mel)
+    freqs = _SLANEY_HZ_PER_MEL * mels
+    log_part = mels >= _SLANEY_MIN_LOG_MEL
+    freqs[log_part] = _SLANEY_MIN_LOG_HZ * np.exp(
+        _SLANEY_LOG_STEP * (mels[log_part] - _SLANEY_MIN_LOG_MEL)
     )
     return freqs
 
