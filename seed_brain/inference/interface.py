@@ -20,9 +20,9 @@ Reproducibility
 ---------------
 SEED's output depends on the forward noise it adds before its one
 denoising step. As in :class:`seed_brain.model.brain.SEEDBrain`, that noise is
-drawn per item from :func:`seed_brain.model.brain.utterance_noise`, seeded by
-the item's *id* and the model's ``eval_seed``, so an embedding never depends on
-the batch it is in, and ``enhance_embeddings(emb, ids)`` equals
+drawn per item from :func:`seed_brain.model.enhancement.utterance_noise`,
+seeded by the item's *id* and the model's ``eval_seed``, so an embedding
+never depends on the batch it is in, and ``enhance_embeddings(emb, ids)`` equals
 ``SEEDBrain.enhance(emb, ids)`` of the training run bit for bit. When no
 ids are given, the id of an item is a hash of its content:
 :func:`waveform_id` of the (unpadded) waveform in :meth:`encode_batch`,
@@ -55,7 +55,7 @@ from seed_brain.inference.model_files import (
     ModelSourceError,
     check_model_folder,
 )
-from seed_brain.model.brain import baseline_with_backend, enhance_with_ids
+from seed_brain.model.enhancement import baseline_with_backend, enhance_with_ids
 from seed_brain.utils.errors import ModelFileError
 
 logger = logging.getLogger(__name__)
