@@ -14,6 +14,7 @@ Authors
 import zlib
 
 import torch
+import torch.nn.functional as F
 from speechbrain.utils.checkpoints import (
     mark_as_loader,
     mark_as_saver,
@@ -198,6 +199,36 @@ def baseline_with_backend(denoiser, emb):
     mean = getattr(denoiser, "input_mean", None)
     if mean is None or not bool(mean.any()):
         return emb
-    from seed_brain.model.diffusion import centre_embeddings
-
     return centre_embeddings(emb, mean)
+
+
+def centre_embeddings(emb, centre):
+    """Unit-length ``emb`` minus ``centre``, normalised again.
+
+    Centring with the mean of clean training embeddings removes the
+    direction that every embedding shares (GE2E's entries are all
+    positive), which otherwise raises the cosine of different speakers.
+    The recipe centres the frozen encoder's embeddings (with their own
+    mean) when it centres SEED's, so that both are scored alike.
+
+    Arguments
+    ---------
+    emb : torch.Tensor
+        ``[B, D]`` embeddings.
+    centre : torch.Tensor
+        ``[D]`` mean of unit-length embeddings.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, D]`` unit-length centred embeddings.
+
+    Example
+    -------
+    >>> emb = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    >>> out = centre_embeddings(emb, torch.tensor([0.5, 0.5]))
+    >>> [[round(v, 4) for v in row] for row in out.tolist()]
+    [[0.7071, 0.7071], [0.7071, -0.7071]]
+    """
+    centred = F.normalize(emb.float(), dim=-1) - centre.to(emb.device)
+    return F.normalize(centred, dim=-1)
