@@ -100,7 +100,7 @@ def export_ecapa(encoder, folder, classifier=None, label_encoder=None):
 
     Example
     -------
-    >>> import tempfile
+    >>> import tempfile, torch
     >>> from seed_brain.model.encoders import ECAPAEncoder
     >>> small = dict(channels=[8, 8, 8, 8, 24], lin_neurons=4,
     ...              attention_channels=4, se_channels=4)
@@ -177,7 +177,7 @@ def export_voxceleb_trainer(model, path, classifier=None):
 
     Example
     -------
-    >>> import os, tempfile
+    >>> import os, tempfile, torch
     >>> from seed_brain.lobes.resnet import ResNetSE34V2
     >>> model = ResNetSE34V2(num_filters=[8, 8, 8, 8], layers=[1, 1, 1, 1])
     >>> path = os.path.join(tempfile.mkdtemp(), "resnet.model")
