@@ -176,6 +176,49 @@ def _settings(cond, common, noise_list, rir_list):
     }
 
 
+def _summary(
+    conditions,
+    common,
+    recorded,
+    num_test_files,
+    test_folder,
+    out_folder,
+    noise_list,
+    rir_list,
+):
+    """The content of ``conditions.json`` (complete entries kept)."""
+    summary = {
+        **common,
+        "num_test_files": num_test_files,
+        "conditions": {},
+    }
+    for cond in conditions:
+        entry = _settings(cond, common, noise_list, rir_list)
+        entry["root"] = os.path.abspath(
+            test_folder
+            if cond["snr"] is None and not cond["reverb"]
+            else os.path.join(out_folder, cond["name"])
+        )
+        entry["trials"] = f"trials_{cond['name']}.txt"
+        summary["conditions"][cond["name"]] = entry
+    # Record complete entries of conditions not requested this time.
+    for name, entry in recorded.items():
+        summary["conditions"].setdefault(name, entry)
+    return summary
+
+
+def _files_to_write(previous, settings, test_files, out_folder, name):
+    """Test files of a condition to (re)write: all when its settings changed."""
+    same = previous is not None and all(
+        previous.get(k) == v for k, v in settings.items()
+    )
+    return [
+        rel
+        for rel in test_files
+        if not (same and os.path.isfile(_test_target(out_folder, name, rel)))
+    ]
+
+
 def _save_summary(json_path, summary):
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     write_text(json_path, text)
@@ -388,23 +431,16 @@ def prepare_test_conditions(
         "sample_rate": int(sample_rate),
         "test_folder": os.path.abspath(test_folder),
     }
-    summary = {
-        **common,
-        "num_test_files": len(test_files),
-        "conditions": {},
-    }
-    for cond in conditions:
-        entry = _settings(cond, common, noise_list, rir_list)
-        entry["root"] = os.path.abspath(
-            test_folder
-            if cond["snr"] is None and not cond["reverb"]
-            else os.path.join(out_folder, cond["name"])
-        )
-        entry["trials"] = f"trials_{cond['name']}.txt"
-        summary["conditions"][cond["name"]] = entry
-    # Record complete entries of conditions not requested this time.
-    for name, entry in recorded.items():
-        summary["conditions"].setdefault(name, entry)
+    summary = _summary(
+        conditions,
+        common,
+        recorded,
+        len(test_files),
+        test_folder,
+        out_folder,
+        noise_list,
+        rir_list,
+    )
 
     banks = _Banks(sample_rate, {"Noise": noise_list, "RIR": rir_list})
     result, total_written = {}, 0
@@ -418,20 +454,13 @@ def prepare_test_conditions(
             cond_trials = [
                 (label, e, _condition_rel(t)) for label, e, t in trials
             ]
-            previous = recorded.get(name)
-            same = previous is not None and all(
-                previous.get(k) == v
-                for k, v in _settings(
-                    cond, common, noise_list, rir_list
-                ).items()
+            todo = _files_to_write(
+                recorded.get(name),
+                _settings(cond, common, noise_list, rir_list),
+                test_files,
+                out_folder,
+                name,
             )
-            todo = [
-                rel
-                for rel in test_files
-                if not (
-                    same and os.path.isfile(_test_target(out_folder, name, rel))
-                )
-            ]
             entry["num_files"] = len(test_files)
             entry["complete"] = False
             if todo:
