@@ -25,7 +25,11 @@ import os
 
 from seed_brain.dataio.checks import validate_inputs
 from seed_brain.dataio.conditions import prepare_test_conditions
-from seed_brain.dataio.eval_sets import _prepare_test_sets, prepare_dev_set
+from seed_brain.dataio.eval_sets import (  # noqa: F401 (TEST_SETS re-exported)
+    TEST_SETS,
+    _prepare_test_sets,
+    prepare_dev_set,
+)
 from seed_brain.dataio.prepare_steps import (
     _augment_sources,
     _clean_rows,
