@@ -63,6 +63,48 @@ def _prepare_test_set(folder, audio, trials, corrupt):
     }
 
 
+def _dev_kinds(noises, rirs):
+    """The corruptions the training banks allow for the dev test side."""
+    kinds = []
+    if noises:
+        kinds.append("noise")
+    if rirs:
+        kinds.append("reverb")
+    if noises and rirs:
+        kinds.append("reverb_noise")
+    if not kinds:
+        raise ValueError(
+            "The dev set needs training noise or RIR files to corrupt its "
+            "test side: give noise_folder and/or rir_folder."
+        )
+    return kinds
+
+
+def _dev_trials(segments):
+    """Every (clean, noisy) pair of distinct dev segments, ``(label, a, b)``.
+
+    Example
+    -------
+    >>> trials = _dev_trials({"u": ["u_0", "u_1"], "v": ["v_0"]})
+    >>> len(trials), trials[0]
+    (6, (1, 'dev_clean/u_0', 'dev_noisy/u_1'))
+    """
+    trials = []
+    for uid, segs in segments.items():
+        for other, osegs in segments.items():
+            for a in segs:
+                for b in osegs:
+                    if a != b:
+                        trials.append(
+                            (
+                                int(uid == other),
+                                f"dev_clean/{a}",
+                                f"dev_noisy/{b}",
+                            )
+                        )
+    return trials
+
+
 def prepare_dev_set(
     dev_rows,
     out_folder,
@@ -105,18 +147,7 @@ def prepare_dev_set(
     seg = int(segment_seconds * sample_rate)
     noises = [load_audio(f, sample_rate) for f in noise_files]
     rirs = [load_audio(f, sample_rate) for f in rir_files]
-    kinds = []
-    if noises:
-        kinds.append("noise")
-    if rirs:
-        kinds.append("reverb")
-    if noises and rirs:
-        kinds.append("reverb_noise")
-    if not kinds:
-        raise ValueError(
-            "The dev set needs training noise or RIR files to corrupt its "
-            "test side: give noise_folder and/or rir_folder."
-        )
+    kinds = _dev_kinds(noises, rirs)
     items, segments = {}, {}
     for row in dev_rows:
         uid = row["ID"]
@@ -157,19 +188,7 @@ def prepare_dev_set(
             items[f"dev_clean/{sid}"] = clean_path
             items[f"dev_noisy/{sid}"] = noisy_path
             segments[uid].append(sid)
-    trials = []
-    for uid, segs in segments.items():
-        for other, osegs in segments.items():
-            for a in segs:
-                for b in osegs:
-                    if a != b:
-                        trials.append(
-                            (
-                                int(uid == other),
-                                f"dev_clean/{a}",
-                                f"dev_noisy/{b}",
-                            )
-                        )
+    trials = _dev_trials(segments)
     write_text(
         os.path.join(out_folder, "dev_trials.txt"),
         "".join(f"{lab} {a} {b}\n" for lab, a, b in trials),
