@@ -22,18 +22,23 @@ Authors
 """
 
 import csv
-import fnmatch
 import io
 import logging
 import os
 
 from seed_brain.dataio.audio import (
-    AUDIO_EXTENSIONS,
     AudioError,
     audio_info,
-    is_audio_file,
     load_audio,
     write_audio,
+)
+from seed_brain.dataio.listing import (  # noqa: F401 (re-exported)
+    _check_folder,
+    _is_below,
+    _make_id,
+    _no_audio_error,
+    _rel_posix,
+    list_audio_files,
 )
 from seed_brain.utils.files import write_text
 from seed_brain.utils.progress import progress
@@ -86,40 +91,6 @@ def _csv_text(header, rows):
     return buffer.getvalue()
 
 
-def _check_folder(folder, what="folder"):
-    """Raises FileNotFoundError / NotADirectoryError with a clear message."""
-    folder = os.fspath(folder)
-    if not os.path.exists(folder):
-        raise FileNotFoundError(
-            f"{what} '{folder}' does not exist (working directory "
-            f"'{os.getcwd()}'). Check the path."
-        )
-    if not os.path.isdir(folder):
-        raise NotADirectoryError(
-            f"{what} '{folder}' is not a folder. Pass the folder that holds "
-            "the audio files."
-        )
-    return folder
-
-
-def _is_below(path, folder):
-    """Whether ``path`` lies inside ``folder`` (both made absolute)."""
-    path = os.path.abspath(path)
-    folder = os.path.abspath(folder)
-    return os.path.commonpath([path, folder]) == folder
-
-
-def _rel_posix(path, root):
-    """``path`` relative to ``root`` with ``/`` separators."""
-    return os.path.relpath(path, root).replace(os.sep, "/")
-
-
-def _make_id(relpath, prefix=""):
-    """Utterance ID from a relative path: no extension, ``/`` -> ``_``."""
-    stem = os.path.splitext(relpath)[0]
-    return prefix + stem.replace("/", "_")
-
-
 def _check_unique_ids(ids, paths, what):
     """Raises ValueError naming two files that map to the same ID."""
     seen = {}
@@ -131,89 +102,6 @@ def _check_unique_ids(ids, paths, what):
                 "extension, '/' replaced by '_'). Rename one of them."
             )
         seen[utt_id] = path
-
-
-def list_audio_files(folder, include=None, exclude=None, skip=None):
-    """Every audio file below ``folder``, recursively, sorted.
-
-    Arguments
-    ---------
-    folder : str or os.PathLike
-        Folder to search (any layout); symbolic links are followed.
-    include : list of str, optional
-        Glob patterns (``fnmatch``); a file is kept if its path relative to
-        ``folder`` or its base name matches one of them.
-    exclude : list of str, optional
-        Glob patterns, same matching; matching files are dropped.
-    skip : str or os.PathLike, optional
-        A folder whose content is ignored (e.g. an output folder placed
-        inside ``folder``).
-
-    Returns
-    -------
-    list of str
-        Paths (``folder`` joined with the relative path), sorted by relative
-        path. Only :data:`seed_brain.dataio.audio.AUDIO_EXTENSIONS`; hidden
-        files are ignored.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``folder`` does not exist.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> for name in ["b/x.wav", "a.flac", "b/notes.txt", "noise1.wav"]:
-    ...     os.makedirs(os.path.dirname(os.path.join(root, name)),
-    ...                 exist_ok=True)
-    ...     open(os.path.join(root, name), "w").close()
-    >>> [os.path.relpath(p, root) for p in list_audio_files(root)]
-    ['a.flac', 'b/x.wav', 'noise1.wav']
-    >>> [os.path.relpath(p, root)
-    ...  for p in list_audio_files(root, include=["noise*"])]
-    ['noise1.wav']
-    """
-    folder = _check_folder(folder)
-
-    def matches(rel, patterns):
-        name = rel.rsplit("/", 1)[-1]
-        return any(
-            fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p)
-            for p in patterns
-        )
-
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if not d.startswith(".")
-            and not (skip and _is_below(os.path.join(dirpath, d), skip))
-        ]
-        for name in filenames:
-            if not is_audio_file(name):
-                continue
-            path = os.path.join(dirpath, name)
-            rel = _rel_posix(path, folder)
-            if include and not matches(rel, include):
-                continue
-            if exclude and matches(rel, exclude):
-                continue
-            found.append((rel, os.path.join(folder, *rel.split("/"))))
-    return [path for _, path in sorted(found)]
-
-
-def _no_audio_error(folder, include=None, exclude=None):
-    """ValueError for a folder without (matching) audio files."""
-    detail = ""
-    if include or exclude:
-        detail = f" matching include={include} exclude={exclude}"
-    return ValueError(
-        f"No audio files ({', '.join(AUDIO_EXTENSIONS)}){detail} found "
-        f"below '{folder}'. Check the folder (and the patterns)."
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -411,6 +299,79 @@ def _converted_is_current(source, target, sample_rate):
     return rate == sample_rate and channels == 1
 
 
+def _augment_files(folder, files, include, exclude, out_folder):
+    """The source files of an augmentation CSV: ``files`` or the globs."""
+    if files is not None:
+        sources = []
+        for name in files:
+            path = os.path.join(folder, os.fspath(name))
+            if not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"Augmentation file '{path}' (from files=) does not "
+                    "exist. List paths relative to the folder, or absolute."
+                )
+            if not _is_below(path, folder):
+                raise ValueError(
+                    f"'{path}' (from files=) is not below '{folder}'."
+                )
+            sources.append(path)
+        sources = sorted(set(sources), key=lambda p: _rel_posix(p, folder))
+    else:
+        sources = list_audio_files(
+            folder, include=include, exclude=exclude, skip=out_folder
+        )
+    return sources
+
+
+def _convert_augment_file(
+    source, folder, out_folder, sample_rate, max_seconds, skip_bad
+):
+    """One file of an augmentation CSV, converted (once) and maybe split.
+
+    Returns
+    -------
+    tuple
+        ``(rows, files converted)``; ``(None, error)`` for an unusable file
+        when ``skip_bad``.
+    """
+    rel = _rel_posix(source, folder)
+    target = os.path.join(
+        out_folder, *(os.path.splitext(rel)[0] + ".wav").split("/")
+    )
+    converted = 0
+    if not _converted_is_current(source, target, sample_rate):
+        try:
+            wav = load_audio(source, sample_rate)
+            if not bool(wav.abs().max() > 0):
+                raise AudioError(
+                    f"Audio file '{source}' is all silent (every sample "
+                    "is zero): useless as noise or impulse response. "
+                    "Remove it."
+                )
+        except (AudioError, FileNotFoundError) as err:
+            if not skip_bad:
+                raise _with_skip_hint(err) from err
+            return None, err
+        write_audio(target, wav, sample_rate)
+        converted += 1
+    rate, frames, _ = audio_info(target)
+    pieces = [(_make_id(rel), target, frames)]
+    if max_seconds is not None and frames > max_seconds * rate:
+        pieces, converted = _split_file(
+            target, rel, int(max_seconds * rate), sample_rate, converted
+        )
+    return [
+        {
+            "ID": uid,
+            "duration": f"{length / rate:.4f}",
+            "wav": os.path.abspath(path),
+            "wav_format": "wav",
+            "wav_opts": "",
+        }
+        for uid, path, length in pieces
+    ], converted
+
+
 def prepare_augment_csv(
     folder,
     csv_path,
@@ -515,66 +476,20 @@ def prepare_augment_csv(
             f"out_folder '{out_folder}' is the source folder; the converted "
             "files would replace the originals. Choose another out_folder."
         )
-    if files is not None:
-        sources = []
-        for name in files:
-            path = os.path.join(folder, os.fspath(name))
-            if not os.path.isfile(path):
-                raise FileNotFoundError(
-                    f"Augmentation file '{path}' (from files=) does not "
-                    "exist. List paths relative to the folder, or absolute."
-                )
-            if not _is_below(path, folder):
-                raise ValueError(
-                    f"'{path}' (from files=) is not below '{folder}'."
-                )
-            sources.append(path)
-        sources = sorted(set(sources), key=lambda p: _rel_posix(p, folder))
-    else:
-        sources = list_audio_files(
-            folder, include=include, exclude=exclude, skip=out_folder
-        )
+    sources = _augment_files(folder, files, include, exclude, out_folder)
     if not sources:
         raise _no_audio_error(folder, include, exclude)
 
     rows, converted = [], 0
     for source in progress(sources, f"Converting {folder}"):
-        rel = _rel_posix(source, folder)
-        target = os.path.join(
-            out_folder, *(os.path.splitext(rel)[0] + ".wav").split("/")
+        pieces, new = _convert_augment_file(
+            source, folder, out_folder, sample_rate, max_seconds, skip_bad
         )
-        if not _converted_is_current(source, target, sample_rate):
-            try:
-                wav = load_audio(source, sample_rate)
-                if not bool(wav.abs().max() > 0):
-                    raise AudioError(
-                        f"Audio file '{source}' is all silent (every sample "
-                        "is zero): useless as noise or impulse response. "
-                        "Remove it."
-                    )
-            except (AudioError, FileNotFoundError) as err:
-                if not skip_bad:
-                    raise _with_skip_hint(err) from err
-                _skip(skipped, source, err)
-                continue
-            write_audio(target, wav, sample_rate)
-            converted += 1
-        rate, frames, _ = audio_info(target)
-        pieces = [(_make_id(rel), target, frames)]
-        if max_seconds is not None and frames > max_seconds * rate:
-            pieces, converted = _split_file(
-                target, rel, int(max_seconds * rate), sample_rate, converted
-            )
-        for uid, path, length in pieces:
-            rows.append(
-                {
-                    "ID": uid,
-                    "duration": f"{length / rate:.4f}",
-                    "wav": os.path.abspath(path),
-                    "wav_format": "wav",
-                    "wav_opts": "",
-                }
-            )
+        if pieces is None:  # unusable, skipped
+            _skip(skipped, source, new)
+            continue
+        converted += new
+        rows.extend(pieces)
     if not rows:
         raise ValueError(
             f"Every audio file of '{folder}' was skipped as unusable (see "
@@ -601,18 +516,3 @@ def prepare_augment_csv(
             len(rows),
         )
     return rows
-
-
-# ---------------------------------------------------------------------------
-# Trials
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Signal helpers
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Corrupted test conditions
-# ---------------------------------------------------------------------------

@@ -20,9 +20,9 @@ Reproducibility
 ---------------
 SEED's output depends on the forward noise it adds before its one
 denoising step. As in :class:`seed_brain.model.brain.SEEDBrain`, that noise is
-drawn per item from :func:`seed_brain.model.brain.utterance_noise`, seeded by
-the item's *id* and the model's ``eval_seed``, so an embedding never depends on
-the batch it is in, and ``enhance_embeddings(emb, ids)`` equals
+drawn per item from :func:`seed_brain.model.enhancement.utterance_noise`,
+seeded by the item's *id* and the model's ``eval_seed``, so an embedding
+never depends on the batch it is in, and ``enhance_embeddings(emb, ids)`` equals
 ``SEEDBrain.enhance(emb, ids)`` of the training run bit for bit. When no
 ids are given, the id of an item is a hash of its content:
 :func:`waveform_id` of the (unpadded) waveform in :meth:`encode_batch`,
@@ -36,26 +36,30 @@ Authors
  * seed-brain developers 2026
 """
 
-import filecmp
-import hashlib
 import logging
 import os
 import re
 
-import speechbrain as sb
 import torch
 import torch.nn.functional as F
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.fetching import fetch
 
 from seed_brain.dataio.audio import load_audio
+from seed_brain.inference.audio_files import AudioFiles
+from seed_brain.inference.item_ids import embedding_id, waveform_id
 from seed_brain.inference.model_files import (
     MODEL_FILES,
     REFETCH,
     ModelSourceError,
     check_model_folder,
 )
-from seed_brain.model.brain import baseline_with_backend, enhance_with_ids
+from seed_brain.inference.sources import (
+    _check_savedir,
+    _hub_error,
+    _looks_like_path,
+)
+from seed_brain.model.enhancement import baseline_with_backend, enhance_with_ids
 from seed_brain.utils.errors import ModelFileError
 
 logger = logging.getLogger(__name__)
@@ -69,114 +73,55 @@ __all__ = [
 ]
 
 
-def waveform_id(wav):
-    """Content id of a waveform: a hash of its float32 samples.
+def _resolve_model_source(source, hparams_file, savedir, overrides):
+    """Checks a model source; sets ``pretrained_path`` in ``overrides``.
 
-    Arguments
-    ---------
-    wav : torch.Tensor
-        ``[samples]`` waveform (without padding).
-
-    Returns
-    -------
-    str
-        ``"wav-"`` and 40 hexadecimal digits.
-
-    Example
-    -------
-    >>> a = waveform_id(torch.zeros(3))
-    >>> a == waveform_id(torch.zeros(3, dtype=torch.float64)), len(a)
-    (True, 44)
-    >>> a == waveform_id(torch.zeros(4))
-    False
-    """
-    data = wav.detach().to("cpu", torch.float32).contiguous().reshape(-1)
-    return "wav-" + hashlib.sha1(data.numpy().tobytes()).hexdigest()
-
-
-def embedding_id(emb):
-    """Content id of an embedding: a hash of its float32 values.
-
-    Arguments
-    ---------
-    emb : torch.Tensor
-        ``[D]`` embedding.
+    A local folder (its files checked, as an absolute path), or a hub id
+    whose ``hyperparams.yaml`` is fetched (:class:`ModelSourceError` when
+    it cannot be); anything else is returned as it is.
 
     Returns
     -------
-    str
-        ``"emb-"`` and 40 hexadecimal digits.
-
-    Example
-    -------
-    >>> embedding_id(torch.ones(4)) == embedding_id(torch.ones(4))
-    True
+    tuple
+        The source to load and the names of the files that differ from
+        the checksums of ``hyperparams.yaml``.
     """
-    data = emb.detach().to("cpu", torch.float32).contiguous().reshape(-1)
-    return "emb-" + hashlib.sha1(data.numpy().tobytes()).hexdigest()
+    replaced = []
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if os.path.isdir(text):
+            source = os.path.abspath(text)
+            hparams_path = os.path.join(source, hparams_file)
+            if not os.path.isfile(hparams_path):
+                raise FileNotFoundError(
+                    f"'{source}' holds no {hparams_file}: it is not a "
+                    "SEED model folder. Write one with `seed-brain export "
+                    "RUN_FOLDER OUT_FOLDER`."
+                )
+            replaced = check_model_folder(source, hparams_file)
+            if savedir is not None:
+                _check_savedir(source, savedir, (hparams_file,) + MODEL_FILES)
+        elif _looks_like_path(text):
+            raise FileNotFoundError(
+                f"SEED model folder '{text}' not found. Pass the folder "
+                "written by `seed-brain export RUN_FOLDER OUT_FOLDER`."
+            )
+        else:
+            source = text
+            try:
+                hparams_path = fetch(
+                    filename=hparams_file, source=source, savedir=savedir
+                )
+            except Exception as err:  # huggingface_hub / network errors
+                raise _hub_error(source, err) from err
+        with open(hparams_path, encoding="utf-8") as fin:
+            has_path = re.search(r"^pretrained_path:", fin.read(), re.M)
+        if has_path:
+            overrides.setdefault("pretrained_path", source)
+    return source, replaced
 
 
-def _looks_like_path(source):
-    """True for sources that can only be meant as local paths."""
-    text = os.fspath(source)
-    return (
-        text.startswith(("/", ".", "~"))
-        or text.count("/") > 1
-        or os.sep != "/"
-        and os.sep in text
-        or os.path.exists(text)
-    )
-
-
-def _hub_error(source, err):
-    """A :class:`ModelSourceError` explaining a failed hub fetch."""
-    unreachable = (
-        "LocalEntryNotFound" in type(err).__name__
-        or "Offline" in type(err).__name__
-        or "Connection" in type(err).__name__
-        or "Timeout" in type(err).__name__
-        or os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
-    )
-    if unreachable:
-        why = (
-            "the Hugging Face hub is unreachable (no network, or "
-            "HF_HUB_OFFLINE=1) and the model is not in the local cache"
-        )
-    else:
-        why = "it is not a model on the Hugging Face hub"
-    return ModelSourceError(
-        f"Cannot load the SEED model '{source}': it is not a local folder "
-        f"and {why} ({type(err).__name__}: {err}). Pass a local folder "
-        "written by `seed-brain export RUN_FOLDER OUT_FOLDER` (or by "
-        "train.py) as source=<folder>."
-    )
-
-
-def _check_savedir(source, savedir, names):
-    """Refuses a savedir that holds another model's files.
-
-    SpeechBrain's fetching reuses any file already in ``savedir`` without
-    comparing it with the source, so a savedir used for another model
-    would silently load that model.
-    """
-    for name in names:
-        saved = os.path.join(os.fspath(savedir), name)
-        original = os.path.join(source, name)
-        if not (os.path.lexists(saved) and os.path.isfile(original)):
-            continue
-        if os.path.exists(saved) and (
-            os.path.samefile(saved, original)
-            or filecmp.cmp(saved, original, shallow=False)
-        ):
-            continue
-        raise ValueError(
-            f"savedir '{savedir}' already holds a '{name}' that is not the "
-            f"one of '{source}' (it comes from another model). Use an empty "
-            "savedir for each model, or savedir=None to load in place."
-        )
-
-
-class SEEDSpeakerRecognition(Pretrained):
+class SEEDSpeakerRecognition(AudioFiles, Pretrained):
     """Speaker embeddings and verification with SEED enhancement.
 
     A SpeechBrain ``Pretrained`` interface over a frozen speaker encoder
@@ -308,40 +253,9 @@ class SEEDSpeakerRecognition(Pretrained):
         FileNotFoundError: SEED model folder '/no/such/model' not found...
         """
         overrides = dict(overrides or {})
-        replaced = []
-        if isinstance(source, (str, os.PathLike)):
-            text = os.fspath(source)
-            if os.path.isdir(text):
-                source = os.path.abspath(text)
-                hparams_path = os.path.join(source, hparams_file)
-                if not os.path.isfile(hparams_path):
-                    raise FileNotFoundError(
-                        f"'{source}' holds no {hparams_file}: it is not a "
-                        "SEED model folder. Write one with `seed-brain export "
-                        "RUN_FOLDER OUT_FOLDER`."
-                    )
-                replaced = check_model_folder(source, hparams_file)
-                if savedir is not None:
-                    _check_savedir(
-                        source, savedir, (hparams_file,) + MODEL_FILES
-                    )
-            elif _looks_like_path(text):
-                raise FileNotFoundError(
-                    f"SEED model folder '{text}' not found. Pass the folder "
-                    "written by `seed-brain export RUN_FOLDER OUT_FOLDER`."
-                )
-            else:
-                source = text
-                try:
-                    hparams_path = fetch(
-                        filename=hparams_file, source=source, savedir=savedir
-                    )
-                except Exception as err:  # huggingface_hub / network errors
-                    raise _hub_error(source, err) from err
-            with open(hparams_path, encoding="utf-8") as fin:
-                has_path = re.search(r"^pretrained_path:", fin.read(), re.M)
-            if has_path:
-                overrides.setdefault("pretrained_path", source)
+        source, replaced = _resolve_model_source(
+            source, hparams_file, savedir, overrides
+        )
         try:
             model = super().from_hparams(
                 source,
@@ -636,100 +550,3 @@ class SEEDSpeakerRecognition(Pretrained):
             emb2 = self.baseline_embeddings(emb2)
         score = self.cosine(emb1, emb2)
         return score, score > threshold
-
-    def verify_files(self, path_x, path_y, threshold=None, enhance=True):
-        """Verification score and decision for two audio files.
-
-        Arguments
-        ---------
-        path_x, path_y : str or os.PathLike
-            Audio files (any rate and channel count; converted on load).
-        threshold : float or None
-            See :meth:`verify_batch`.
-        enhance : bool
-            See :meth:`verify_batch`.
-
-        Returns
-        -------
-        score : torch.Tensor
-            0-d float64 cosine similarity.
-        decision : torch.Tensor
-            0-d boolean, True for "same speaker".
-        """
-        x = self.load_audio(path_x).unsqueeze(0)
-        y = self.load_audio(path_y).unsqueeze(0)
-        score, decision = self.verify_batch(
-            x, y, threshold=threshold, enhance=enhance
-        )
-        return score[0], decision[0]
-
-    # ------------------------------------------------------------- files
-    def iter_encode_files(self, paths, batch_size=8):
-        """Encoder embeddings of audio files, batch by batch.
-
-        Files are sorted by size (then path) and batched, as
-        ``SEEDBrain.embed_files`` does, so padding stays small.
-
-        Arguments
-        ---------
-        paths : list of str
-            Audio files.
-        batch_size : int
-            Files per encoder call.
-
-        Yields
-        ------
-        indices : list of int
-            Positions in ``paths`` of the batch's files.
-        ids : list of str
-            :func:`waveform_id` of each file's waveform.
-        emb : torch.Tensor
-            ``[len(indices), D]`` encoder (not enhanced) embeddings, CPU.
-        """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        sizes = [os.path.getsize(p) for p in paths]
-        order = sorted(range(len(paths)), key=lambda i: (sizes[i], paths[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            wavs = [self.load_audio(paths[i]) for i in chunk]
-            for i, wav in zip(chunk, wavs):
-                if wav.numel() == 0 or wav.abs().max() == 0:
-                    raise ValueError(f"{paths[i]} is empty or all silent.")
-            batch = sb.dataio.batch.PaddedBatch([{"sig": w} for w in wavs])
-            sig, lens = batch.sig
-            emb = self.encode_batch(sig, lens, enhance=False).cpu()
-            yield chunk, [waveform_id(w) for w in wavs], emb
-
-    def encode_files(self, paths, enhance=True, ids=None, batch_size=8):
-        """Embeddings of audio files, in the order of ``paths``.
-
-        Arguments
-        ---------
-        paths : list of str
-            Audio files.
-        enhance : bool
-            SEED-enhanced (True) or the encoder's own embeddings.
-        ids : list of str or None
-            Noise ids per file; None: :func:`waveform_id` of each file.
-        batch_size : int
-            Files per encoder call.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[len(paths), D]`` embeddings on the CPU.
-        """
-        paths = [os.fspath(p) for p in paths]
-        if ids is not None:
-            ids = self._check_ids(ids, len(paths))
-        base, content = [None] * len(paths), [None] * len(paths)
-        for chunk, chunk_ids, emb in self.iter_encode_files(paths, batch_size):
-            for i, uid, e in zip(chunk, chunk_ids, emb):
-                base[i], content[i] = e, uid
-        if not paths:
-            raise ValueError("encode_files needs at least one file.")
-        emb = torch.stack(base)
-        if enhance:
-            emb = self.enhance_embeddings(emb, content if ids is None else ids)
-        return emb.cpu()

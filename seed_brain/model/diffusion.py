@@ -32,81 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Re-exported: these lived here and are imported from here.
+from seed_brain.model.enhancement import centre_embeddings
+from seed_brain.model.schedules import (  # noqa: F401
+    SCHEDULES,
+    _randn,
+    linear_betas,
+    scaled_linear_betas,
+)
+
 PREDICTIONS = ("sample", "residual", "epsilon", "v")
 LOSSES = ("l1", "l2", "huber")
-
-
-def scaled_linear_betas(num_timesteps=1000, beta_start=1e-4, beta_end=0.02):
-    """The "scaled_linear" schedule: ``linspace(sqrt(b0), sqrt(b1), T)^2``.
-
-    Arguments
-    ---------
-    num_timesteps : int
-        Number of diffusion steps ``T``.
-    beta_start : float
-        First beta.
-    beta_end : float
-        Last beta.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[T]`` float64 betas.
-
-    Example
-    -------
-    >>> betas = scaled_linear_betas(1000)
-    >>> abar = torch.cumprod(1 - betas, 0)
-    >>> round(abar[50].item(), 6)
-    0.990844
-    """
-    return (
-        torch.linspace(
-            math.sqrt(beta_start),
-            math.sqrt(beta_end),
-            num_timesteps,
-            dtype=torch.float64,
-        )
-        ** 2
-    )
-
-
-def linear_betas(num_timesteps=1000, beta_start=1e-4, beta_end=0.02):
-    """The plain linear schedule of DDPM (SpeechBrain's only one).
-
-    Arguments
-    ---------
-    num_timesteps : int
-        Number of diffusion steps ``T``.
-    beta_start : float
-        First beta.
-    beta_end : float
-        Last beta.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[T]`` float64 betas.
-
-    Example
-    -------
-    >>> linear_betas(3, 0.1, 0.3).tolist()
-    [0.1, 0.2, 0.3]
-    """
-    return torch.linspace(
-        beta_start, beta_end, num_timesteps, dtype=torch.float64
-    )
-
-
-SCHEDULES = {"scaled_linear": scaled_linear_betas, "linear": linear_betas}
-
-
-def _randn(shape, generator, device, dtype):
-    """Standard normal noise drawn from ``generator`` (or the global RNG)."""
-    gen_device = generator.device if generator is not None else device
-    return torch.randn(
-        shape, generator=generator, device=gen_device, dtype=dtype
-    ).to(device)
 
 
 class SEEDDiffusion(nn.Module):
@@ -674,35 +610,3 @@ class SEEDDiffusion(nn.Module):
         """
         x0 = self.one_step(model, emb, t, noise=noise)
         return (x0 - self.to_space(emb)).norm(dim=-1)
-
-
-def centre_embeddings(emb, centre):
-    """Unit-length ``emb`` minus ``centre``, normalised again.
-
-    Centring with the mean of clean training embeddings removes the
-    direction that every embedding shares (GE2E's entries are all
-    positive), which otherwise raises the cosine of different speakers.
-    The recipe centres the frozen encoder's embeddings (with their own
-    mean) when it centres SEED's, so that both are scored alike.
-
-    Arguments
-    ---------
-    emb : torch.Tensor
-        ``[B, D]`` embeddings.
-    centre : torch.Tensor
-        ``[D]`` mean of unit-length embeddings.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[B, D]`` unit-length centred embeddings.
-
-    Example
-    -------
-    >>> emb = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
-    >>> out = centre_embeddings(emb, torch.tensor([0.5, 0.5]))
-    >>> [[round(v, 4) for v in row] for row in out.tolist()]
-    [[0.7071, 0.7071], [0.7071, -0.7071]]
-    """
-    centred = F.normalize(emb.float(), dim=-1) - centre.to(emb.device)
-    return F.normalize(centred, dim=-1)

@@ -36,7 +36,6 @@ Authors
 
 import logging
 import os
-import re
 
 import torch
 from speechbrain.lobes.features import Fbank
@@ -44,8 +43,22 @@ from speechbrain.lobes.models.ECAPA_TDNN import ECAPA_TDNN
 from speechbrain.processing.features import InputNormalization
 
 from seed_brain.lobes.resnet import ResNetSE34V2
-from seed_brain.utils.errors import UserError
-from seed_brain.utils.files import save_torch, write_text
+
+# Re-exported: these lived here and are imported from here.
+from seed_brain.model.encoder_export import (
+    export_ecapa,
+    export_voxceleb_trainer,
+)
+from seed_brain.model.pretrained import (
+    ECAPA_FILES,
+    PUBLISHED_ECAPA,
+    VOXCELEB_TRAINER_RESNET,
+    PretrainedUnavailableError,
+    _is_offline_error,
+    _offline_message,
+    check_state_dict,
+    resolve_source,
+)
 
 __all__ = [
     "ECAPAEncoder",
@@ -60,167 +73,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: SpeechBrain's ECAPA-TDNN trained on VoxCeleb 1 + 2 (Hugging Face hub).
-PUBLISHED_ECAPA = "speechbrain/spkrec-ecapa-voxceleb"
-#: voxceleb_trainer's published ResNetSE34V2 (ASP, 64 log-mel, 512-d).
-VOXCELEB_TRAINER_RESNET = (
-    "http://www.robots.ox.ac.uk/~joon/data/baseline_v2_ap.model"
-)
-#: Files of an ECAPA folder that the encoder loads.
-ECAPA_FILES = {
-    "embedding_model": "embedding_model.ckpt",
-    "mean_var_norm_emb": "mean_var_norm_emb.ckpt",
-}
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-class PretrainedUnavailableError(UserError, RuntimeError):
-    """Pretrained weights could not be fetched (hub or URL unreachable).
-
-    Example
-    -------
-    >>> isinstance(PretrainedUnavailableError("x"), RuntimeError)
-    True
-    """
-
-
-def resolve_source(pretrained_path):
-    """Classifies ``pretrained_path`` as a local path, URL or hub id.
-
-    Arguments
-    ---------
-    pretrained_path : str or os.PathLike
-        A local folder or file, an ``http(s)://`` URL, or a Hugging Face
-        hub id (``owner/name``).
-
-    Returns
-    -------
-    tuple
-        ``("local", absolute path)``, ``("url", url)`` or ``("hub", id)``.
-
-    Raises
-    ------
-    FileNotFoundError
-        A path that is neither an existing file or folder nor a hub id.
-
-    Example
-    -------
-    >>> resolve_source("speechbrain/spkrec-ecapa-voxceleb")
-    ('hub', 'speechbrain/spkrec-ecapa-voxceleb')
-    >>> resolve_source("https://example.org/a.model")[0]
-    'url'
-    >>> import tempfile
-    >>> resolve_source(tempfile.gettempdir())[0]
-    'local'
-    """
-    text = os.fspath(pretrained_path)
-    if os.path.exists(os.path.expanduser(text)):
-        return "local", os.path.abspath(os.path.expanduser(text))
-    if text.startswith(("http://", "https://")):
-        return "url", text
-    looks_local = text.startswith(("/", ".", "~")) or os.sep + os.sep in text
-    if _HUB_ID.match(text) and not looks_local:
-        return "hub", text
-    raise FileNotFoundError(
-        f"pretrained_path '{text}' does not exist (working directory "
-        f"'{os.getcwd()}') and is not a Hugging Face hub id (owner/name) "
-        "or an http(s) URL. Fix the path."
-    )
-
-
-def check_state_dict(module, state, what, hint=""):
-    """Raises ValueError unless ``state`` has exactly ``module``'s keys.
-
-    Arguments
-    ---------
-    module : torch.nn.Module
-        The module to load into.
-    state : Mapping
-        The checkpoint's state dict.
-    what : str
-        Name of the checkpoint in the message.
-    hint : str
-        Appended to the message (how to fix it).
-
-    Raises
-    ------
-    ValueError
-        Lists missing, unexpected and mis-shaped keys (at most 10 each).
-
-    Example
-    -------
-    >>> lin = torch.nn.Linear(2, 3)
-    >>> check_state_dict(lin, lin.state_dict(), "linear")
-    >>> check_state_dict(lin, {"weight": torch.zeros(3, 2)}, "linear")
-    Traceback (most recent call last):
-    ...
-    ValueError: linear does not match the model: 1 missing key(s): ['bias']...
-    """
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [
-        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-        for k, v in state.items()
-        if k in expected
-        and isinstance(v, torch.Tensor)
-        and v.shape != expected[k].shape
-    ]
-    if not (missing or unexpected or mismatched):
-        return
-
-    def listing(title, names):
-        shown = ", ".join(repr(n) for n in names[:10])
-        more = f", ... ({len(names) - 10} more)" if len(names) > 10 else ""
-        return f"{len(names)} {title}: [{shown}{more}]"
-
-    parts = [
-        listing(title, names)
-        for title, names in (
-            ("missing key(s)", missing),
-            ("unexpected key(s)", unexpected),
-            ("key(s) with the wrong shape", mismatched),
-        )
-        if names
-    ]
-    raise ValueError(
-        f"{what} does not match the model: " + "; ".join(parts) + ". " + hint
-    )
-
-
-def _offline_message(source, err, files, example):
-    return (
-        f"Cannot fetch {', '.join(files)} of the pretrained encoder "
-        f"'{source}': the Hugging Face hub is unreachable (offline or "
-        f"blocked?) and the files are not in the local cache ({err}). Point "
-        "`pretrained_path` at a local folder holding these files instead, "
-        f"e.g. `{example}`. Get that folder on a machine with internet "
-        f"access (`huggingface-cli download {source} --local-dir "
-        f"<folder>`, or `git clone https://huggingface.co/{source}`) and "
-        "copy it over, or train one with `python recipes/train_backbone.py "
-        "hparams/train_ecapa.yaml --train_folder=<one sub-folder per "
-        "speaker>`, which writes such a folder."
-    )
-
-
-def _is_offline_error(err):
-    """Whether ``err`` (from hub fetching) means the hub is unreachable."""
-    try:
-        from huggingface_hub.errors import LocalEntryNotFoundError
-    except ImportError:  # pragma: no cover - very old huggingface_hub
-        LocalEntryNotFoundError = ()
-    if LocalEntryNotFoundError and isinstance(err, LocalEntryNotFoundError):
-        return True
-    names = {cls.__name__ for cls in type(err).__mro__}
-    if names & {"RepositoryNotFoundError", "EntryNotFoundError"}:
-        return False
-    if isinstance(err, (ConnectionError, TimeoutError, OSError)):
-        return True
-    return bool(
-        names
-        & {"ConnectError", "ConnectTimeout", "ReadTimeout", "NetworkError"}
-    )
 
 
 class ECAPAEncoder(torch.nn.Module):
@@ -616,180 +468,3 @@ class ResNetEncoder(ResNetSE34V2):
                 )
             return os.path.join(source, found[0])
         return source
-
-
-_ECAPA_HPARAMS = """\
-# ECAPA-TDNN speaker encoder written by seed_brain.model.encoders.export_ecapa,
-# in the layout of SpeechBrain's {published}: load it with
-#   EncoderClassifier.from_hparams(source=<this folder>, savedir=<any>)
-# or as SEED's pretrained_path (hparams/seed_ecapa.yaml).
-# NOTE: hyperpyyaml files execute code; load only files you trust.
-
-n_mels: {n_mels}
-out_n_neurons: {out_neurons}
-
-compute_features: !new:speechbrain.lobes.features.Fbank
-    n_mels: !ref <n_mels>
-
-mean_var_norm: !new:speechbrain.processing.features.InputNormalization
-    norm_type: sentence
-    std_norm: False
-
-embedding_model: !new:speechbrain.lobes.models.ECAPA_TDNN.ECAPA_TDNN
-    input_size: !ref <n_mels>
-    channels: {channels}
-    kernel_sizes: {kernel_sizes}
-    dilations: {dilations}
-    attention_channels: {attention_channels}
-    lin_neurons: {lin_neurons}
-    res2net_scale: {res2net_scale}
-    se_channels: {se_channels}
-    global_context: {global_context}
-
-classifier: !new:speechbrain.lobes.models.ECAPA_TDNN.Classifier
-    input_size: {lin_neurons}
-    out_neurons: !ref <out_n_neurons>
-
-mean_var_norm_emb: !new:speechbrain.processing.features.InputNormalization
-    norm_type: global
-    std_norm: False
-
-modules:
-    compute_features: !ref <compute_features>
-    mean_var_norm: !ref <mean_var_norm>
-    embedding_model: !ref <embedding_model>
-    mean_var_norm_emb: !ref <mean_var_norm_emb>
-    classifier: !ref <classifier>
-
-label_encoder: !new:speechbrain.dataio.encoder.CategoricalEncoder
-
-# No paths: every file is <source>/<name>.ckpt of the folder given as source.
-pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
-    loadables:
-        embedding_model: !ref <embedding_model>
-        mean_var_norm_emb: !ref <mean_var_norm_emb>
-        classifier: !ref <classifier>
-        label_encoder: !ref <label_encoder>
-"""
-
-
-def export_ecapa(encoder, folder, classifier=None, label_encoder=None):
-    """Writes an ECAPA folder in the layout of SpeechBrain's published model.
-
-    Files: ``embedding_model.ckpt`` (state dict of
-    ``encoder.embedding_model``), ``mean_var_norm_emb.ckpt`` (its
-    embedding statistics), ``classifier.ckpt`` and ``label_encoder.txt``
-    (also as ``label_encoder.ckpt``, the name SpeechBrain's loader looks
-    for by default) when given, and an inference ``hyperparams.yaml``, so
-    that both :class:`ECAPAEncoder` (``pretrained_path``) and SpeechBrain's
-    ``EncoderClassifier.from_hparams(source=folder)`` load it.
-
-    Arguments
-    ---------
-    encoder : ECAPAEncoder
-        Trained encoder; ``encoder.mean_var_norm_emb`` must hold statistics
-        (update it in train mode over training embeddings first).
-    folder : str
-        Output folder (created).
-    classifier : speechbrain.lobes.models.ECAPA_TDNN.Classifier or None
-        The speaker classifier of the training.
-    label_encoder : speechbrain.dataio.encoder.CategoricalEncoder or None
-        The speaker label encoder of the training.
-
-    Returns
-    -------
-    str
-        ``folder``.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> small = dict(channels=[8, 8, 8, 8, 24], lin_neurons=4,
-    ...              attention_channels=4, se_channels=4)
-    >>> enc = ECAPAEncoder(pretrained_path=None, **small)
-    >>> _ = enc.mean_var_norm_emb.train()(torch.randn(6, 1, 4))
-    >>> folder = export_ecapa(enc, tempfile.mkdtemp())
-    >>> loaded = ECAPAEncoder(pretrained_path=folder, **small).eval()
-    >>> x = torch.randn(1, 8000)
-    >>> bool(torch.allclose(loaded(x), enc.eval()(x)))
-    True
-    """
-    norm = encoder.mean_var_norm_emb
-    if norm.count == 0:
-        raise ValueError(
-            "encoder.mean_var_norm_emb holds no statistics: run it in train "
-            "mode over training embeddings ([N, 1, D]) before exporting."
-        )
-    os.makedirs(folder, exist_ok=True)
-    save_torch(
-        encoder.embedding_model.state_dict(),
-        os.path.join(folder, "embedding_model.ckpt"),
-    )
-    stats = norm._statistics_dict()
-    stats = {
-        "count": int(stats["count"]),
-        "glob_mean": stats["glob_mean"].detach().cpu().reshape(-1),
-        "glob_std": stats["glob_std"].detach().cpu().reshape(-1),
-    }
-    save_torch(stats, os.path.join(folder, "mean_var_norm_emb.ckpt"))
-    out_neurons = 0
-    if classifier is not None:
-        out_neurons = int(classifier.weight.shape[0])
-        save_torch(
-            classifier.state_dict(), os.path.join(folder, "classifier.ckpt")
-        )
-    if label_encoder is not None:
-        for name in ("label_encoder.txt", "label_encoder.ckpt"):
-            path = os.path.join(folder, name)
-            tmp = f"{path}.tmp{os.getpid()}"
-            label_encoder.save(tmp)
-            os.replace(tmp, path)
-    cfg = dict(encoder.config)
-    text = _ECAPA_HPARAMS.format(
-        published=PUBLISHED_ECAPA,
-        out_neurons=out_neurons,
-        **cfg,
-    )
-    if classifier is None or label_encoder is None:
-        # Without them, the inference yaml cannot load: drop both entries.
-        text = text.replace(
-            "        classifier: !ref <classifier>\n"
-            "        label_encoder: !ref <label_encoder>\n",
-            "",
-        )
-    write_text(os.path.join(folder, "hyperparams.yaml"), text)
-    return folder
-
-
-def export_voxceleb_trainer(model, path, classifier=None):
-    """Saves a ResNetSE34V2 as a voxceleb_trainer checkpoint.
-
-    The state dict of ``model`` is saved with the ``__S__.`` prefix of
-    voxceleb_trainer's ``SpeakerNet``; the classifier's weight, when
-    given, as ``__L__.weight`` (the loss head, which loaders drop).
-
-    Arguments
-    ---------
-    model : seed_brain.lobes.ResNetSE34V2
-        The trained encoder.
-    path : str
-        Output file (``*.model``).
-    classifier : torch.nn.Module or None
-        The AAM-softmax classifier of the training.
-
-    Example
-    -------
-    >>> import os, tempfile
-    >>> model = ResNetSE34V2(num_filters=[8, 8, 8, 8], layers=[1, 1, 1, 1])
-    >>> path = os.path.join(tempfile.mkdtemp(), "resnet.model")
-    >>> export_voxceleb_trainer(model, path)
-    >>> next(iter(torch.load(path, weights_only=True))).startswith("__S__.")
-    True
-    """
-    state = {f"__S__.{k}": v for k, v in model.state_dict().items()}
-    if classifier is not None:
-        for key, value in classifier.state_dict().items():
-            state[f"__L__.{key}"] = value
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    save_torch(state, path)

@@ -41,17 +41,13 @@ import errno
 import glob
 import json
 import logging
-import math
 import os
-import zlib
-from collections import OrderedDict
 
 import numpy as np
 import speechbrain as sb
 import torch
 from tqdm import tqdm
 
-from seed_brain.dataio.audio import load_audio
 from seed_brain.utils.distributed import barrier, rank_and_world
 from seed_brain.utils.errors import (
     _free_bytes,
@@ -60,6 +56,24 @@ from seed_brain.utils.errors import (
     no_space_error,
 )
 from seed_brain.utils.files import write_json
+
+# Re-exported: these lived here and are imported from here.
+from seed_brain.views.blocks import BlockReader, BlockShuffleSampler  # noqa: F401
+from seed_brain.views.chunks import (  # noqa: F401
+    _chunk_crops,
+    _chunks,
+    _crop_counts,
+    _encode_views,
+    _reset_augmenter_loaders,
+    _to_float16,
+)
+from seed_brain.views.crops import (  # noqa: F401
+    _seconds,
+    check_crop_settings,
+    crop_count,
+    crop_starts,
+    take_crop,
+)
 
 #: Advice in the error of a full disk.
 _MOVE = (
@@ -70,139 +84,6 @@ _MOVE = (
 DTYPES = {"float32": "views.f32", "float16": "views.f16"}
 
 logger = logging.getLogger(__name__)
-
-
-def crop_starts(uid, num_samples, crop_samples, crops, seed):
-    """Deterministic random crop offsets for one utterance.
-
-    Arguments
-    ---------
-    uid : str
-        Utterance id (seeds the draw together with ``seed``).
-    num_samples : int
-        Utterance length.
-    crop_samples : int
-        Crop length.
-    crops : int
-        Number of crops.
-    seed : int
-        Global seed.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``[crops]`` start offsets.
-
-    Example
-    -------
-    >>> crop_starts("a", 100, 30, 3, 0).tolist() == crop_starts(
-    ...     "a", 100, 30, 3, 0).tolist()
-    True
-    >>> int(crop_starts("a", 10, 30, 2, 0).max())
-    0
-    """
-    rng = np.random.default_rng((zlib.crc32(uid.encode()), int(seed)))
-    high = max(0, num_samples - crop_samples)
-    return rng.integers(0, high + 1, size=crops)
-
-
-def crop_count(
-    seconds, crops_per_utt=None, crops_per_second=None, max_crops_per_utt=None
-):
-    """Number of crops of one utterance.
-
-    A fixed ``crops_per_utt``, or (when ``crops_per_second`` is given) the
-    duration times ``crops_per_second``, rounded, at least 1 and at most
-    ``max_crops_per_utt`` (None: no cap).
-
-    Arguments
-    ---------
-    seconds : float
-        Duration of the utterance.
-    crops_per_utt : int or None
-        Fixed count (used when ``crops_per_second`` is None).
-    crops_per_second : float or None
-        Crops per second of speech.
-    max_crops_per_utt : int or None
-        Cap of the proportional count.
-
-    Returns
-    -------
-    int
-        The count.
-
-    Example
-    -------
-    >>> crop_count(900.0, 30)
-    30
-    >>> [crop_count(s, crops_per_second=0.25, max_crops_per_utt=100)
-    ...  for s in (1.5, 5.0, 12.5, 900.0)]
-    [1, 1, 3, 100]
-    """
-    if crops_per_second is None:
-        return int(crops_per_utt)
-    count = max(1, int(math.floor(float(seconds) * crops_per_second + 0.5)))
-    if max_crops_per_utt is not None:
-        count = min(count, int(max_crops_per_utt))
-    return count
-
-
-def check_crop_settings(crops_per_utt, crops_per_second, max_crops_per_utt):
-    """Refuses crop settings out of range (``ValueError`` naming the key).
-
-    Example
-    -------
-    >>> check_crop_settings(30, None, None)
-    >>> check_crop_settings(30, 0.0, 10)
-    Traceback (most recent call last):
-    ...
-    ValueError: crops_per_second must be > 0, got 0.0 ...
-    """
-    if crops_per_second is None:
-        if int(crops_per_utt) < 1:
-            raise ValueError(
-                f"crops_per_utt must be >= 1, got {crops_per_utt}: set it in "
-                "the yaml or with --crops_per_utt."
-            )
-        return
-    if not float(crops_per_second) > 0:
-        raise ValueError(
-            f"crops_per_second must be > 0, got {crops_per_second} (e.g. "
-            "0.25: one 2 s crop per 4 s of speech); or set "
-            "crop_mode: fixed to use crops_per_utt."
-        )
-    if max_crops_per_utt is not None and int(max_crops_per_utt) < 1:
-        raise ValueError(
-            f"max_crops_per_utt must be >= 1 or null, got {max_crops_per_utt}."
-        )
-
-
-def take_crop(wav, start, crop_samples):
-    """A crop of ``crop_samples``; short audio is repeated to fill it.
-
-    Example
-    -------
-    >>> take_crop(torch.arange(3.0), 0, 7).tolist()
-    [0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0]
-    """
-    if wav.numel() < crop_samples:
-        reps = -(-crop_samples // wav.numel())
-        wav = wav.repeat(reps)
-    return wav[start : start + crop_samples]
-
-
-def _reset_augmenter_loaders(module):
-    """Drops the data-loader iterators SpeechBrain's augmenters keep.
-
-    ``AddNoise`` / ``AddReverb`` create their CSV loader at the first call
-    and keep iterating it; a resumed build would start fresh iterators and
-    draw other files. Recreating them per (seeded) chunk makes every chunk
-    independent of the ones before it.
-    """
-    for sub in module.modules():
-        for name in ("data_loader", "noise_data", "rir_data"):
-            if name in sub.__dict__:
-                delattr(sub, name)
 
 
 class ViewCache:
@@ -473,82 +354,80 @@ class ViewCache:
             )
         check_crop_settings(crops_per_utt, crops_per_second, max_crops_per_utt)
         views = list(brain.hparams.view_builder.views)
-        config = dict(config or {})
-        config.update(
-            crop_samples=int(crop_samples),
-            seed=int(seed),
-            views=views,
-            sample_rate=int(sample_rate),
+        config = _cache_config(
+            config,
+            views,
+            crops_per_utt,
+            crop_samples,
+            seed,
+            sample_rate,
+            crops_per_second,
+            max_crops_per_utt,
+            dtype,
+            precision,
         )
-        # A fixed-count float32 cache keeps the index of earlier versions,
-        # so that caches built before these settings existed are reused.
-        if crops_per_second is None:
-            config["crops_per_utt"] = int(crops_per_utt)
-        else:
-            config["crops_per_second"] = float(crops_per_second)
-            config["max_crops_per_utt"] = (
-                None if max_crops_per_utt is None else int(max_crops_per_utt)
-            )
-        if dtype != "float32":
-            config["dtype"] = dtype
-        if precision != "fp32":
-            config["precision"] = precision
         rows = [tuple(r) for r in rows]
         utterances = [r[0] for r in rows]
         rank, world = rank_and_world()
         if self.exists():
-            index = self.index()
-            dim = getattr(brain, "embedding_dim", index["shape"][-1])
-            if (
-                index["config"] != config
-                or index["utterances"] != utterances
-                or index["shape"][-1] != dim  # another encoder
-            ):
-                raise ValueError(
-                    f"The embedding cache in {self.folder} was built with "
-                    "other settings or another manifest; delete that folder "
-                    "or point 'cache_folder' elsewhere to rebuild it."
-                )
+            self._check_reuse(brain, config, utterances)
         elif rank == 0:
-            if crops_per_second is None:  # no durations needed
-                counts = [int(crops_per_utt)] * len(rows)
-            else:
-                counts = [
-                    crop_count(
-                        _seconds(r, sample_rate),
-                        crops_per_utt,
-                        crops_per_second,
-                        max_crops_per_utt,
-                    )
-                    for r in rows
-                ]
-            os.makedirs(self.folder, exist_ok=True)
-            probe = brain.encode(
-                torch.zeros(1, crop_samples) + 1e-3, precision=precision
+            counts = _crop_counts(
+                rows,
+                crops_per_utt,
+                sample_rate,
+                crops_per_second,
+                max_crops_per_utt,
             )
-            dim = probe.shape[-1]
-            crops = [
-                f"{u}/{k}" for u, n in zip(utterances, counts) for k in range(n)
-            ]
-            shape = [len(crops), len(views), dim]
-            self.check_free_space(tuple(shape), dtype)
-            self._create_array(tuple(shape), dtype)
-            index = {
-                "config": config,
-                "utterances": utterances,
-                "crops": crops,
-                "shape": shape,
-            }
-            if crops_per_second is not None:
-                index["counts"] = counts
-            if dtype != "float32":
-                index["dtype"] = dtype
-            self._write_json(index, self.index_path)
+            self._create(
+                brain,
+                config,
+                utterances,
+                counts,
+                crop_samples,
+                dtype,
+                precision,
+                proportional=crops_per_second is not None,
+            )
         barrier()  # the main process has created the array and the index
         if self.complete():
             logger.info("Embedding cache %s is complete", self.folder)
             return self
+        self._encode_missing(
+            brain,
+            rows,
+            crops_per_utt,
+            crop_samples,
+            seed,
+            batch_size,
+            sample_rate,
+            crops_per_second,
+            dtype,
+            precision,
+        )
+        barrier()  # every process has flushed its rows
+        if rank == 0:
+            self._merge_done_flags()
+        return self
+
+    def _encode_missing(
+        self,
+        brain,
+        rows,
+        crops_per_utt,
+        crop_samples,
+        seed,
+        batch_size,
+        sample_rate,
+        crops_per_second,
+        dtype,
+        precision,
+    ):
+        """Encodes this process's chunks that are not done yet."""
+        rank, world = rank_and_world()
+        utterances = [r[0] for r in rows]
         index = self.index()
+        views = index["config"]["views"]
         counts = index.get("counts") or [int(crops_per_utt)] * len(rows)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
         array = self.array("r+")
@@ -589,55 +468,78 @@ class ViewCache:
             disable=rank != 0,
         ) as bar:
             for chunk in todo:
-                crops = []
-                for row in chunk:
-                    uid, path = row[0], row[1]
-                    wav = load_audio(path, sample_rate)
-                    if wav.numel() == 0 or wav.abs().max() == 0:
-                        raise ValueError(
-                            f"{path} is empty or all silent: remove it from "
-                            "the clean training folder."
-                        )
-                    n = counts[position[uid]]
-                    for s in crop_starts(
-                        uid, wav.numel(), crop_samples, n, seed
-                    ):
-                        crops.append(take_crop(wav, int(s), crop_samples))
-                wavs = torch.stack(crops).to(brain.device)
+                first = position[chunk[0][0]]
+                wavs = _chunk_crops(
+                    chunk,
+                    [counts[position[r[0]]] for r in chunk],
+                    crop_samples,
+                    seed,
+                    sample_rate,
+                ).to(brain.device)
                 # Augmentation draws come from the global RNG: seed it per
                 # chunk so that a resumed build equals an uninterrupted one.
-                torch.manual_seed(int(seed) * 100003 + position[chunk[0][0]])
+                torch.manual_seed(int(seed) * 100003 + first)
                 _reset_augmenter_loaders(builder)
-                with torch.inference_mode():
-                    lens = torch.ones(wavs.shape[0], device=wavs.device)
-                    # Only the distinct views: the augmenters draw from the
-                    # RNG in the same order as for all views.
-                    v = builder(wavs, lens, distinct_only=True)
-                    b, nv, length = v.shape
-                    try:
-                        emb = brain.encode(
-                            v.reshape(b * nv, length), precision=precision
-                        )
-                    except FloatingPointError as err:
-                        files = ", ".join(repr(r[1]) for r in chunk)
-                        raise FloatingPointError(
-                            f"{err} Building the embedding cache from {files}"
-                            f" ({len(crops)} crops x {nv} distinct views)."
-                        ) from err
-                emb = emb.reshape(b, nv, -1)[:, slots].cpu().numpy()
+                emb = _encode_views(brain, builder, wavs, chunk, precision)
+                emb = emb[:, slots].cpu().numpy()
                 if dtype == "float16":
                     emb = _to_float16(emb, chunk)
-                first = offsets[position[chunk[0][0]]]
                 # A chunk is a run of consecutive utterances: one slice.
-                array[first : first + b] = emb
+                array[offsets[first] : offsets[first] + len(emb)] = emb
                 array.flush()
                 done.update(r[0] for r in chunk)
                 self._write_json(sorted(done), done_path)
                 bar.update(len(chunk))
-        barrier()  # every process has flushed its rows
-        if rank == 0:
-            self._merge_done_flags()
-        return self
+
+    def _check_reuse(self, brain, config, utterances):
+        """Refuses an existing cache built with other settings."""
+        index = self.index()
+        dim = getattr(brain, "embedding_dim", index["shape"][-1])
+        if (
+            index["config"] != config
+            or index["utterances"] != utterances
+            or index["shape"][-1] != dim  # another encoder
+        ):
+            raise ValueError(
+                f"The embedding cache in {self.folder} was built with "
+                "other settings or another manifest; delete that folder "
+                "or point 'cache_folder' elsewhere to rebuild it."
+            )
+
+    def _create(
+        self,
+        brain,
+        config,
+        utterances,
+        counts,
+        crop_samples,
+        dtype,
+        precision,
+        proportional,
+    ):
+        """Creates the array (its space reserved) and writes the index."""
+        os.makedirs(self.folder, exist_ok=True)
+        probe = brain.encode(
+            torch.zeros(1, crop_samples) + 1e-3, precision=precision
+        )
+        dim = probe.shape[-1]
+        crops = [
+            f"{u}/{k}" for u, n in zip(utterances, counts) for k in range(n)
+        ]
+        shape = [len(crops), len(config["views"]), dim]
+        self.check_free_space(tuple(shape), dtype)
+        self._create_array(tuple(shape), dtype)
+        index = {
+            "config": config,
+            "utterances": utterances,
+            "crops": crops,
+            "shape": shape,
+        }
+        if proportional:
+            index["counts"] = counts
+        if dtype != "float32":
+            index["dtype"] = dtype
+        self._write_json(index, self.index_path)
 
     def _merge_done_flags(self):
         """Folds the other processes' done flags into ``done.json``."""
@@ -648,239 +550,37 @@ class ViewCache:
                 os.remove(path)
 
 
-def _seconds(row, sample_rate):
-    """Duration of a manifest row ``(id, path[, seconds])``."""
-    if len(row) > 2 and row[2] not in (None, ""):
-        return float(row[2])
-    from seed_brain.dataio.audio import audio_info
-
-    rate, frames, _ = audio_info(row[1])
-    return frames / rate
-
-
-def _chunks(rows, counts, batch_size):
-    """Consecutive utterances of about ``batch_size`` crops per chunk.
-
-    Whole utterances only: an utterance with more crops than
-    ``batch_size`` is a chunk of its own. With equal counts ``c`` this is
-    ``batch_size // c`` utterances per chunk (the layout of a fixed count).
-
-    Example
-    -------
-    >>> [len(c) for c in _chunks(list("abcde"), [30] * 5, 64)]
-    [2, 2, 1]
-    >>> [len(c) for c in _chunks(list("abcd"), [1, 100, 2, 3], 64)]
-    [1, 1, 2]
-    """
-    chunks, current, total = [], [], 0
-    for row, count in zip(rows, counts):
-        if current and total + count > batch_size:
-            chunks.append(current)
-            current, total = [], 0
-        current.append(row)
-        total += count
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _to_float16(emb, chunk):
-    """``emb`` as float16; an error naming the files if it overflows."""
-    with np.errstate(over="ignore"):
-        out = emb.astype(np.float16)
-    if not np.isfinite(out).all():
-        files = ", ".join(repr(r[1]) for r in chunk)
-        raise ValueError(
-            f"Embeddings of {files} exceed the float16 range "
-            f"(largest |value| {np.abs(emb).max():.3g} > 65504): set "
-            "cache_dtype: float32 for this encoder."
+def _cache_config(
+    config,
+    views,
+    crops_per_utt,
+    crop_samples,
+    seed,
+    sample_rate,
+    crops_per_second,
+    max_crops_per_utt,
+    dtype,
+    precision,
+):
+    """The settings a cache records in its index (and must match)."""
+    config = dict(config or {})
+    config.update(
+        crop_samples=int(crop_samples),
+        seed=int(seed),
+        views=views,
+        sample_rate=int(sample_rate),
+    )
+    # A fixed-count float32 cache keeps the index of earlier versions,
+    # so that caches built before these settings existed are reused.
+    if crops_per_second is None:
+        config["crops_per_utt"] = int(crops_per_utt)
+    else:
+        config["crops_per_second"] = float(crops_per_second)
+        config["max_crops_per_utt"] = (
+            None if max_crops_per_utt is None else int(max_crops_per_utt)
         )
-    return out
-
-
-class BlockReader:
-    """Reads rows of a cache file a block of contiguous rows at a time.
-
-    A miss reads the whole block with one ``pread`` (sequential I/O, no
-    memory map: the process holds only the blocks it keeps), and the last
-    ``buffer_blocks`` blocks stay in memory, so the rows of a
-    :class:`BlockShuffleSampler` buffer cost one disk read per block.
-
-    Arguments
-    ---------
-    path : str
-        The array file (``[N, V, D]``, C order, no header).
-    shape : sequence of int
-        ``(N, V, D)``.
-    dtype : str
-        Storage type.
-    block_rows : int
-        Rows per block.
-    buffer_blocks : int
-        Blocks kept.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.f32")
-    >>> np.arange(24, dtype=np.float32).reshape(6, 2, 2).tofile(path)
-    >>> read = BlockReader(path, (6, 2, 2), "float32", 4, 1)
-    >>> read(5).tolist(), read.reads
-    ([[20.0, 21.0], [22.0, 23.0]], 1)
-    >>> _ = read(4); read.reads
-    1
-    """
-
-    def __init__(self, path, shape, dtype, block_rows, buffer_blocks):
-        if int(block_rows) < 1 or int(buffer_blocks) < 1:
-            raise ValueError(
-                "cache_block_rows and cache_buffer_blocks must be >= 1, got "
-                f"{block_rows} and {buffer_blocks}."
-            )
-        self.path = path
-        self.shape = tuple(int(x) for x in shape)
-        self.dtype = np.dtype(dtype)
-        self.block_rows = int(block_rows)
-        self.buffer_blocks = int(buffer_blocks)
-        self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        self.blocks = OrderedDict()
-        self.reads = 0
-        self._fd = None
-        self._pid = None
-
-    def _file(self):
-        # One descriptor per process (data-loader workers fork).
-        if self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDONLY)
-            self._pid = os.getpid()
-            self.blocks = OrderedDict()
-        return self._fd
-
-    def block(self, k):
-        """Block ``k`` as an array ``[rows, V, D]`` (read on a miss)."""
-        fd = self._file()
-        if k in self.blocks:
-            self.blocks.move_to_end(k)
-            return self.blocks[k]
-        first = k * self.block_rows
-        rows = min(self.block_rows, self.shape[0] - first)
-        data = os.pread(fd, rows * self.row_bytes, first * self.row_bytes)
-        if len(data) != rows * self.row_bytes:
-            raise ValueError(
-                f"{self.path} is shorter than its index says (truncated?): "
-                "delete the cache folder to rebuild it."
-            )
-        block = np.frombuffer(data, dtype=self.dtype).reshape(
-            rows, *self.shape[1:]
-        )
-        self.reads += 1
-        self.blocks[k] = block
-        if len(self.blocks) > self.buffer_blocks:
-            self.blocks.popitem(last=False)
-        return block
-
-    def __call__(self, row):
-        block = self.block(row // self.block_rows)
-        return np.array(block[row % self.block_rows])
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.update(_fd=None, _pid=None, blocks=OrderedDict())
-        return state
-
-
-class BlockShuffleSampler(torch.utils.data.Sampler):
-    """Random order that reads a cache in blocks of contiguous rows.
-
-    Each pass over the ``num_rows`` rows shuffles the blocks of
-    ``block_rows`` rows, takes them ``buffer_blocks`` at a time and
-    shuffles the rows inside each such buffer: every row once per pass,
-    and at any time only ``buffer_blocks`` blocks in use (with
-    ``ViewCache.dataset(block_rows, buffer_blocks)``, one disk read per
-    block per pass). ``num_samples`` rows make an epoch (passes follow
-    each other; default one pass); :meth:`set_epoch` changes the order as
-    SpeechBrain's ``ReproducibleRandomSampler`` does. Under DDP,
-    SpeechBrain's ``DistributedSamplerWrapper`` gives process ``r`` the
-    positions ``r, r + N, ...`` of this order: disjoint shards that cover
-    it, each within the same buffers.
-
-    Arguments
-    ---------
-    num_rows : int
-        Rows of the cache (or a dataset: its length).
-    block_rows : int
-        Rows per block.
-    buffer_blocks : int
-        Blocks shuffled together.
-    seed : int
-        Base seed.
-    num_samples : int or None
-        Rows per epoch (None: ``num_rows``).
-    epoch : int
-        Starting epoch.
-
-    Example
-    -------
-    >>> sampler = BlockShuffleSampler(10, block_rows=2, buffer_blocks=2)
-    >>> sorted(sampler) == list(range(10))
-    True
-    >>> len(sampler)
-    10
-    """
-
-    def __init__(
-        self,
-        num_rows,
-        block_rows=256,
-        buffer_blocks=16,
-        seed=0,
-        num_samples=None,
-        epoch=0,
-    ):
-        if not isinstance(num_rows, int):
-            num_rows = len(num_rows)
-        if int(block_rows) < 1 or int(buffer_blocks) < 1:
-            raise ValueError(
-                "cache_block_rows and cache_buffer_blocks must be >= 1, got "
-                f"{block_rows} and {buffer_blocks}."
-            )
-        if num_rows < 1:
-            raise ValueError("BlockShuffleSampler needs at least one row.")
-        self.num_rows = int(num_rows)
-        self.block_rows = int(block_rows)
-        self.buffer_blocks = int(buffer_blocks)
-        self.seed = int(seed)
-        self.num_samples = int(num_samples or num_rows)
-        self.epoch = int(epoch)
-
-    def set_epoch(self, epoch):
-        """Selects the order of an epoch."""
-        self.epoch = int(epoch)
-
-    def __len__(self):
-        return self.num_samples
-
-    def one_pass(self, rng):
-        """Row indices of one pass, as an array."""
-        blocks = rng.permutation(-(-self.num_rows // self.block_rows))
-        parts = []
-        for start in range(0, len(blocks), self.buffer_blocks):
-            rows = np.concatenate(
-                [
-                    np.arange(
-                        k * self.block_rows,
-                        min((k + 1) * self.block_rows, self.num_rows),
-                    )
-                    for k in blocks[start : start + self.buffer_blocks]
-                ]
-            )
-            parts.append(rng.permutation(rows))
-        return np.concatenate(parts)
-
-    def __iter__(self):
-        rng = np.random.default_rng((self.seed, self.epoch))
-        left = self.num_samples
-        while left > 0:
-            order = self.one_pass(rng)[:left]
-            left -= len(order)
-            yield from order.tolist()
+    if dtype != "float32":
+        config["dtype"] = dtype
+    if precision != "fp32":
+        config["precision"] = precision
+    return config
