@@ -211,17 +211,7 @@ def prepare_seed_data(
     if test_trials is not None:  # a bad line stops here, before any work
         read_trials(test_trials, root=test_folder or "/")
     augment, skipped = {}, []
-    sources = _augment_sources(
-        noise_folder,
-        rir_folder,
-        music_folder,
-        noise_include,
-        noise_exclude,
-        rir_include,
-        rir_exclude,
-        music_include,
-        music_exclude,
-    )
+    sources = _augment_sources(opts)
     synthetic = {"noise": synthetic_noise, "rir": synthetic_rirs}
     for name, (folder, include, exclude) in sources.items():
         augment[name] = _prepare_bank(

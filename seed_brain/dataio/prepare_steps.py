@@ -157,30 +157,24 @@ def _split_training(rows, opts, skipped, check_json):
     return train_csv, train_rows, dev_rows, heldout_rows
 
 
-def _augment_sources(
-    noise_folder,
-    rir_folder,
-    music_folder,
-    noise_include,
-    noise_exclude,
-    rir_include,
-    rir_exclude,
-    music_include,
-    music_exclude,
-):
+def _augment_sources(opts):
     """``{bank: (folder, include, exclude)}``; music falls back to noise."""
-    if music_folder is None:  # music falls back to the noise files
-        music_folder = noise_folder
-        music_include = (
-            noise_include if music_include is None else music_include
-        )
-        music_exclude = (
-            noise_exclude if music_exclude is None else music_exclude
+    noise = (opts.noise_folder, opts.noise_include, opts.noise_exclude)
+    music = (opts.music_folder, opts.music_include, opts.music_exclude)
+    if opts.music_folder is None:  # music falls back to the noise files
+        music = (
+            opts.noise_folder,
+            opts.noise_include
+            if opts.music_include is None
+            else opts.music_include,
+            opts.noise_exclude
+            if opts.music_exclude is None
+            else opts.music_exclude,
         )
     return {
-        "noise": (noise_folder, noise_include, noise_exclude),
-        "music": (music_folder, music_include, music_exclude),
-        "rir": (rir_folder, rir_include, rir_exclude),
+        "noise": noise,
+        "music": music,
+        "rir": (opts.rir_folder, opts.rir_include, opts.rir_exclude),
     }
 
 
