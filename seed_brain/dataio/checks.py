@@ -15,6 +15,7 @@ from seed_brain.dataio.audio import (
     audio_info,
     check_audio,
 )
+from seed_brain.dataio.trials import _note_pair
 from seed_brain.utils.files import file_key, read_csv, read_json, write_text
 from seed_brain.utils.progress import progress
 
@@ -135,13 +136,13 @@ def _check_trials(trials, where, resolve):
                 "data folder's trial lists and rerun the preparation."
             )
         _, enrol, test = trial
-        if (enrol, test) in seen:
-            raise ValueError(
-                f"{at}: duplicate trial '{enrol} {test}' (first on line "
-                f"{seen[(enrol, test)]}); each pair must be scored once. "
-                "Remove one."
-            )
-        seen[(enrol, test)] = lineno
+        _note_pair(
+            seen,
+            (enrol, test),
+            lineno,
+            at,
+            "each pair must be scored once. Remove one.",
+        )
         # Names recur in many trials: their stems, paths and existence are
         # looked up once each.
         for name in (enrol, test):

@@ -22,6 +22,7 @@ Authors
 import json
 import logging
 import os
+from types import SimpleNamespace
 
 from seed_brain.dataio.checks import validate_inputs
 from seed_brain.dataio.conditions import prepare_test_conditions
@@ -204,21 +205,13 @@ def prepare_seed_data(
         Unusable input (see :func:`validate_inputs`), named in the message
         with the fix, before any embedding or training.
     """
+    # The arguments, by name, for the steps that read many of them.
+    opts = SimpleNamespace(**locals())
     os.makedirs(data_folder, exist_ok=True)
     if test_trials is not None:  # a bad line stops here, before any work
         read_trials(test_trials, root=test_folder or "/")
     augment, skipped = {}, []
-    sources = _augment_sources(
-        noise_folder,
-        rir_folder,
-        music_folder,
-        noise_include,
-        noise_exclude,
-        rir_include,
-        rir_exclude,
-        music_include,
-        music_exclude,
-    )
+    sources = _augment_sources(opts)
     synthetic = {"noise": synthetic_noise, "rir": synthetic_rirs}
     for name, (folder, include, exclude) in sources.items():
         augment[name] = _prepare_bank(
@@ -236,33 +229,9 @@ def prepare_seed_data(
         )
 
     check_json = os.path.join(data_folder, CHECKS)
-    rows = _clean_rows(
-        data_folder,
-        clean_folder,
-        sample_rate,
-        min_duration,
-        skip_bad_audio,
-        skipped,
-        check_json,
-    )
+    rows = _clean_rows(opts, skipped, check_json)
     train_csv, train_rows, dev_rows, heldout_rows = _split_training(
-        data_folder,
-        rows,
-        clean_folder,
-        heldout_folder,
-        heldout_include,
-        heldout_exclude,
-        dev_utterances,
-        dev_segment_seconds,
-        heldout_test_utterances,
-        heldout_segments,
-        test_segment_seconds,
-        sample_rate,
-        min_duration,
-        skip_bad_audio,
-        skipped,
-        check_json,
-        seed,
+        rows, opts, skipped, check_json
     )
     dev = {"items": {}, "trials": []}
     if dev_rows:

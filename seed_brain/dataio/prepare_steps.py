@@ -70,29 +70,21 @@ def _prepared_record(
     }
 
 
-def _clean_rows(
-    data_folder,
-    clean_folder,
-    sample_rate,
-    min_duration,
-    skip_bad_audio,
-    skipped,
-    check_json,
-):
+def _clean_rows(opts, skipped, check_json):
     """The rows of the clean manifest that pass the audio screening."""
-    all_csv = os.path.join(data_folder, "clean_all.csv")
+    all_csv = os.path.join(opts.data_folder, "clean_all.csv")
     rows = dataprep.prepare_clean_manifest(
-        _as_list(clean_folder),
+        _as_list(opts.clean_folder),
         all_csv,
-        sample_rate,
-        min_duration,
-        skip_bad=skip_bad_audio,
+        opts.sample_rate,
+        opts.min_duration,
+        skip_bad=opts.skip_bad_audio,
         skipped=skipped,
     )
     # Decoded once (results kept in audio_check.json): silent or NaN
     # files stop the run here, not in the middle of the embedding cache.
     bad = screen_audio([r["wav"] for r in rows], check_json)
-    if bad and not skip_bad_audio:
+    if bad and not opts.skip_bad_audio:
         raise AudioError(_bad_files_message(bad, "clean speech"))
     for path, reason in bad.items():
         logger.warning("Skipping %s (skip_bad_audio): %s", path, reason)
@@ -101,25 +93,7 @@ def _clean_rows(
     return rows
 
 
-def _split_training(
-    data_folder,
-    rows,
-    clean_folder,
-    heldout_folder,
-    heldout_include,
-    heldout_exclude,
-    dev_utterances,
-    dev_segment_seconds,
-    heldout_test_utterances,
-    heldout_segments,
-    test_segment_seconds,
-    sample_rate,
-    min_duration,
-    skip_bad_audio,
-    skipped,
-    check_json,
-    seed,
-):
+def _split_training(rows, opts, skipped, check_json):
     """Held-out dev and test rows drawn; ``train.csv`` of the rest.
 
     Returns
@@ -127,47 +101,52 @@ def _split_training(
     tuple
         ``(train_csv, train_rows, dev_rows, heldout_rows)``.
     """
-    if heldout_test_utterances and not (
-        heldout_test_utterances >= 2 and heldout_segments >= 2
+    if opts.heldout_test_utterances and not (
+        opts.heldout_test_utterances >= 2 and opts.heldout_segments >= 2
     ):
         raise ValueError(
-            f"heldout_test_utterances={heldout_test_utterances} and "
-            f"heldout_segments={heldout_segments}: the held-out test needs "
-            "at least 2 files of at least 2 segments (or "
+            f"heldout_test_utterances={opts.heldout_test_utterances} and "
+            f"heldout_segments={opts.heldout_segments}: the held-out test "
+            "needs at least 2 files of at least 2 segments (or "
             "heldout_test_utterances: 0 to turn it off)."
         )
     candidates = rows
-    if heldout_folder is not None or heldout_include or heldout_exclude:
+    if (
+        opts.heldout_folder is not None
+        or opts.heldout_include
+        or opts.heldout_exclude
+    ):
         candidates = _heldout_candidates(
-            _as_list(heldout_folder) or _as_list(clean_folder),
-            os.path.join(data_folder, "heldout_all.csv"),
-            _as_list(heldout_include),
-            _as_list(heldout_exclude),
-            sample_rate,
-            min_duration,
-            skip_bad_audio,
+            _as_list(opts.heldout_folder) or _as_list(opts.clean_folder),
+            os.path.join(opts.data_folder, "heldout_all.csv"),
+            _as_list(opts.heldout_include),
+            _as_list(opts.heldout_exclude),
+            opts.sample_rate,
+            opts.min_duration,
+            opts.skip_bad_audio,
             skipped,
             check_json,
         )
     _, dev_rows, heldout_rows = split_heldout(
         candidates,
-        dev_utterances,
-        heldout_test_utterances,
-        seed,
-        dev_min_seconds=2 * dev_segment_seconds,
-        test_min_seconds=heldout_segments * (test_segment_seconds or 0.0),
+        opts.dev_utterances,
+        opts.heldout_test_utterances,
+        opts.seed,
+        dev_min_seconds=2 * opts.dev_segment_seconds,
+        test_min_seconds=opts.heldout_segments
+        * (opts.test_segment_seconds or 0.0),
     )
     held = {os.path.realpath(r["wav"]) for r in dev_rows + heldout_rows}
     train_rows = [r for r in rows if os.path.realpath(r["wav"]) not in held]
     if not train_rows:
         raise ValueError(
             f"The {len(held)} held-out utterances (dev_utterances="
-            f"{dev_utterances}, heldout_test_utterances="
-            f"{heldout_test_utterances}) leave no training utterance out "
+            f"{opts.dev_utterances}, heldout_test_utterances="
+            f"{opts.heldout_test_utterances}) leave no training utterance out "
             f"of {len(rows)}: lower them, or draw them from another folder "
             "(heldout_folder)."
         )
-    train_csv = os.path.join(data_folder, "train.csv")
+    train_csv = os.path.join(opts.data_folder, "train.csv")
     write_text(
         train_csv,
         "ID,duration,wav\n"
@@ -178,30 +157,24 @@ def _split_training(
     return train_csv, train_rows, dev_rows, heldout_rows
 
 
-def _augment_sources(
-    noise_folder,
-    rir_folder,
-    music_folder,
-    noise_include,
-    noise_exclude,
-    rir_include,
-    rir_exclude,
-    music_include,
-    music_exclude,
-):
+def _augment_sources(opts):
     """``{bank: (folder, include, exclude)}``; music falls back to noise."""
-    if music_folder is None:  # music falls back to the noise files
-        music_folder = noise_folder
-        music_include = (
-            noise_include if music_include is None else music_include
-        )
-        music_exclude = (
-            noise_exclude if music_exclude is None else music_exclude
+    noise = (opts.noise_folder, opts.noise_include, opts.noise_exclude)
+    music = (opts.music_folder, opts.music_include, opts.music_exclude)
+    if opts.music_folder is None:  # music falls back to the noise files
+        music = (
+            opts.noise_folder,
+            opts.noise_include
+            if opts.music_include is None
+            else opts.music_include,
+            opts.noise_exclude
+            if opts.music_exclude is None
+            else opts.music_exclude,
         )
     return {
-        "noise": (noise_folder, noise_include, noise_exclude),
-        "music": (music_folder, music_include, music_exclude),
-        "rir": (rir_folder, rir_include, rir_exclude),
+        "noise": noise,
+        "music": music,
+        "rir": (opts.rir_folder, opts.rir_include, opts.rir_exclude),
     }
 
 

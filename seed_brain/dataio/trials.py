@@ -225,6 +225,20 @@ def prepare_trials(
     return trials
 
 
+def _note_pair(seen, pair, lineno, at, fix="remove one."):
+    """Records where the trial ``pair`` stands; a second time raises.
+
+    ``seen`` maps each ``(enrol, test)`` pair to its first line; the error
+    names ``at``, the first line, and ends with ``fix``.
+    """
+    if pair in seen:
+        raise ValueError(
+            f"{at}: duplicate trial '{pair[0]} {pair[1]}' (first on line "
+            f"{seen[pair]}); {fix}"
+        )
+    seen[pair] = lineno
+
+
 def read_trials(path, root=None):
     """Reads and validates a ``label enrol test`` trial list.
 
@@ -296,13 +310,7 @@ def read_trials(path, root=None):
                 f"{path}, line {lineno}: '{enrol}' is compared with "
                 "itself; remove the line."
             )
-        if (enrol, test) in seen:
-            raise ValueError(
-                f"{path}, line {lineno}: duplicate trial '{enrol} "
-                f"{test}' (first on line {seen[(enrol, test)]}); remove "
-                "one."
-            )
-        seen[(enrol, test)] = lineno
+        _note_pair(seen, (enrol, test), lineno, f"{path}, line {lineno}")
         if root is not None:
             for name in (enrol, test):
                 if name not in exists:
