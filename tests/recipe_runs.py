@@ -113,6 +113,26 @@ def run(script_args, log):
     finish(start(script_args, log))
 
 
+def run_to_log(cmd, log, name, timeout=TIMEOUT, env=None):
+    """Runs ``cmd`` from the repository root, its output into ``log``.
+
+    A failure fails the test with ``name``, the exit status and the log's
+    last 4000 characters.
+    """
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            env=env,
+        )
+    if proc.returncode != 0:
+        tail = Path(log).read_text(encoding="utf-8", errors="replace")[-4000:]
+        pytest.fail(f"{name} exited with {proc.returncode}:\n{tail}")
+
+
 def kill_when(proc, condition, delay=0.0, timeout=TIMEOUT, poll=0.001):
     """SIGKILLs ``proc`` ``delay`` s after ``condition()`` first holds.
 

@@ -16,12 +16,12 @@ shared CPU machine, more threads make PyTorch much slower.
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from recipe_runs import run_to_log
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,18 +46,7 @@ def _env():
 def _run(script, args, log):
     """Runs a recipe under ``nice``; fails with the log tail on error."""
     cmd = ["nice", "-n", "10", sys.executable, str(ROOT / script), *args]
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=1200,
-            env=_env(),
-        )
-    if proc.returncode != 0:
-        tail = Path(log).read_text(encoding="utf-8", errors="replace")[-4000:]
-        pytest.fail(f"{script} exited with {proc.returncode}:\n{tail}")
+    run_to_log(cmd, log, script, timeout=1200, env=_env())
 
 
 def _speaker_folder(data_dir, folder, count):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from recipe_runs import run_to_log
 
 from seed_brain.inference import (
     ModelSourceError,
@@ -102,17 +103,7 @@ def build_seed_run(base, speech_slices, data_dir):
         f"--output_folder={info['run']}",
     ]
     log = root / "train.log"
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            args,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=1200,
-        )
-    if proc.returncode != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
-        pytest.fail(f"train.py exited with {proc.returncode}:\n{tail}")
+    run_to_log(args, log, "train.py", timeout=1200)
     status = main(["export", str(info["run"]), str(info["model"])])
     assert status == 0
     done.write_text(json.dumps(layout))

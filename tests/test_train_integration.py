@@ -11,12 +11,12 @@ reproduce ``results.json`` exactly (same best checkpoint, same eval seed).
 
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from recipe_runs import run_to_log
 
 from seed_brain.lobes.ge2e import find_pretrained_ge2e
 
@@ -55,17 +55,7 @@ def _yaml_conditions():
 def _run(args, log):
     """Runs train.py; fails the test with the log tail on an error."""
     cmd = [sys.executable, "train.py", str(HPARAMS), *args]
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=1500,
-        )
-    if proc.returncode != 0:
-        tail = Path(log).read_text(encoding="utf-8", errors="replace")[-4000:]
-        pytest.fail(f"train.py exited with {proc.returncode}:\n{tail}")
+    run_to_log(cmd, log, "train.py", timeout=1500)
 
 
 def _check_conditions(conditions):
