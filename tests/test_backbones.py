@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 from recipe_runs import run_to_log
+from test_encoders import ECAPA_FOLDER_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,13 +105,7 @@ def test_train_backbone_then_seed(backbone, data_dir, speech_slices, tmp_path):
         "epoch: 2",
     ]
     if backbone == "ecapa":
-        for name in (
-            "embedding_model.ckpt",
-            "mean_var_norm_emb.ckpt",
-            "classifier.ckpt",
-            "label_encoder.txt",
-            "hyperparams.yaml",
-        ):
+        for name in ECAPA_FOLDER_FILES:
             assert (export / name).is_file(), name
         # A rerun of a finished training exports nothing new.
         stamp = (export / "embedding_model.ckpt").stat().st_mtime_ns
