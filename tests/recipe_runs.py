@@ -79,6 +79,35 @@ def recipe_args(slice_root, out, *extra):
     ]
 
 
+def slice_args(slices, data_dir, out, **settings):
+    """train.py arguments of a short run on ``slices`` into ``out``.
+
+    ``slices/clean`` and ``slices/test`` are the training and test folders,
+    the shared data's noise and RIR folders the noise sources. ``settings``
+    (name=value) replace or add to the defaults: 2 crops per utterance, 2
+    epochs of 3 steps of 16, 3 dev and 2 held-out test utterances, no
+    bootstrap.
+    """
+    values = dict(
+        crops_per_utt=2,
+        number_of_epochs=2,
+        steps_per_epoch=3,
+        batch_size=16,
+        dev_utterances=3,
+        heldout_test_utterances=2,
+        n_bootstrap=0,
+    )
+    values.update(settings)
+    return [
+        f"--clean_folder={Path(slices) / 'clean'}",
+        f"--test_folder={Path(slices) / 'test'}",
+        f"--noise_folder={data_dir / 'noise'}",
+        f"--rir_folder={data_dir / 'rir'}",
+        *(f"--{name}={value}" for name, value in values.items()),
+        f"--output_folder={out}",
+    ]
+
+
 def start(script_args, log):
     """Starts ``python <script_args>`` from the repository root."""
     env = dict(os.environ, PYTHONHASHSEED="0")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from recipe_runs import run_to_log
+from recipe_runs import run_to_log, slice_args
 from test_encoders import ECAPA_FOLDER_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,18 +126,7 @@ def test_train_backbone_then_seed(backbone, data_dir, speech_slices, tmp_path):
     seed_args = [
         f"hparams/seed_{backbone}.yaml",
         *record["seed_args"],
-        f"--clean_folder={tmp_path / 'clean'}",
-        f"--test_folder={tmp_path / 'test'}",
-        f"--noise_folder={data_dir / 'noise'}",
-        f"--rir_folder={data_dir / 'rir'}",
-        "--crops_per_utt=2",
-        "--number_of_epochs=2",
-        "--steps_per_epoch=3",
-        "--batch_size=16",
-        "--dev_utterances=3",
-        "--heldout_test_utterances=2",
-        "--n_bootstrap=10",
-        f"--output_folder={seed_out}",
+        *slice_args(tmp_path, data_dir, seed_out, n_bootstrap=10),
     ]
     _run("train.py", seed_args, tmp_path / "seed.log")
     results = json.loads((seed_out / "results.json").read_text())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from recipe_runs import run_to_log
+from recipe_runs import run_to_log, slice_args
 
 from seed_brain.inference import (
     ModelSourceError,
@@ -89,18 +89,7 @@ def build_seed_run(base, speech_slices, data_dir):
         sys.executable,
         "train.py",
         str(HPARAMS),
-        f"--clean_folder={root / 'clean'}",
-        f"--test_folder={root / 'test'}",
-        f"--noise_folder={data_dir / 'noise'}",
-        f"--rir_folder={data_dir / 'rir'}",
-        "--crops_per_utt=2",
-        "--number_of_epochs=1",
-        "--steps_per_epoch=3",
-        "--batch_size=16",
-        "--dev_utterances=3",
-        "--heldout_test_utterances=2",
-        "--n_bootstrap=0",
-        f"--output_folder={info['run']}",
+        *slice_args(root, data_dir, info["run"], number_of_epochs=1),
     ]
     log = root / "train.log"
     run_to_log(args, log, "train.py", timeout=1200)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from recipe_runs import run_to_log
+from recipe_runs import run_to_log, slice_args
 
 from seed_brain.lobes.ge2e import find_pretrained_ge2e
 
@@ -106,20 +106,9 @@ def test_train_then_test_only(speech_slices, data_dir, tmp_path):
     layout = speech_slices.test(tmp_path / "test", 4, 3)
     assert [len(v) for v in layout.values()] == [3, 3, 3, 3]
     out = tmp_path / "out"
-    args = [
-        f"--clean_folder={tmp_path / 'clean'}",
-        f"--test_folder={tmp_path / 'test'}",
-        f"--noise_folder={data_dir / 'noise'}",
-        f"--rir_folder={data_dir / 'rir'}",
-        "--crops_per_utt=2",
-        "--number_of_epochs=2",
-        "--steps_per_epoch=3",
-        "--batch_size=16",
-        "--dev_utterances=3",
-        "--heldout_test_utterances=3",
-        "--n_bootstrap=20",
-        f"--output_folder={out}",
-    ]
+    args = slice_args(
+        tmp_path, data_dir, out, heldout_test_utterances=3, n_bootstrap=20
+    )
     _run(args, tmp_path / "train.log")
 
     for name in ("results.json", "results.md", "det.png", "scores.png"):
