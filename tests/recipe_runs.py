@@ -79,25 +79,26 @@ def recipe_args(slice_root, out, *extra):
     ]
 
 
+#: The defaults of :func:`slice_args`.
+SHORT_RUN = {
+    "crops_per_utt": 2,
+    "number_of_epochs": 2,
+    "steps_per_epoch": 3,
+    "batch_size": 16,
+    "dev_utterances": 3,
+    "heldout_test_utterances": 2,
+    "n_bootstrap": 0,
+}
+
+
 def slice_args(slices, data_dir, out, **settings):
     """train.py arguments of a short run on ``slices`` into ``out``.
 
     ``slices/clean`` and ``slices/test`` are the training and test folders,
     the shared data's noise and RIR folders the noise sources. ``settings``
-    (name=value) replace or add to the defaults: 2 crops per utterance, 2
-    epochs of 3 steps of 16, 3 dev and 2 held-out test utterances, no
-    bootstrap.
+    (name=value) replace or add to :data:`SHORT_RUN`.
     """
-    values = dict(
-        crops_per_utt=2,
-        number_of_epochs=2,
-        steps_per_epoch=3,
-        batch_size=16,
-        dev_utterances=3,
-        heldout_test_utterances=2,
-        n_bootstrap=0,
-    )
-    values.update(settings)
+    values = dict(SHORT_RUN, **settings)
     return [
         f"--clean_folder={Path(slices) / 'clean'}",
         f"--test_folder={Path(slices) / 'test'}",
@@ -108,12 +109,11 @@ def slice_args(slices, data_dir, out, **settings):
     ]
 
 
-def start(script_args, log):
-    """Starts ``python <script_args>`` from the repository root."""
-    env = dict(os.environ, PYTHONHASHSEED="0")
+def launch(cmd, log, env=None):
+    """Starts ``cmd`` from the repository root, its output into ``log``."""
     handle = open(log, "w", encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, *map(str, script_args)],
+        [str(arg) for arg in cmd],
         cwd=ROOT,
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -122,6 +122,12 @@ def start(script_args, log):
     proc.log_handle = handle
     proc.log_path = Path(log)
     return proc
+
+
+def start(script_args, log):
+    """Starts ``python <script_args>`` from the repository root."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return launch([sys.executable, *script_args], log, env)
 
 
 def finish(proc, timeout=TIMEOUT):
@@ -142,24 +148,9 @@ def run(script_args, log):
     finish(start(script_args, log))
 
 
-def run_to_log(cmd, log, name, timeout=TIMEOUT, env=None):
-    """Runs ``cmd`` from the repository root, its output into ``log``.
-
-    A failure fails the test with ``name``, the exit status and the log's
-    last 4000 characters.
-    """
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            env=env,
-        )
-    if proc.returncode != 0:
-        tail = Path(log).read_text(encoding="utf-8", errors="replace")[-4000:]
-        pytest.fail(f"{name} exited with {proc.returncode}:\n{tail}")
+def run_to_log(cmd, log, timeout=TIMEOUT, env=None):
+    """Runs ``cmd`` to completion (see :func:`launch` and :func:`finish`)."""
+    finish(launch(cmd, log, env), timeout)
 
 
 def kill_when(proc, condition, delay=0.0, timeout=TIMEOUT, poll=0.001):

@@ -47,7 +47,7 @@ def _env():
 def _run(script, args, log):
     """Runs a recipe under ``nice``; fails with the log tail on error."""
     cmd = ["nice", "-n", "10", sys.executable, str(ROOT / script), *args]
-    run_to_log(cmd, log, script, timeout=1200, env=_env())
+    run_to_log(cmd, log, timeout=1200, env=_env())
 
 
 def _speaker_folder(data_dir, folder, count):

@@ -92,7 +92,7 @@ def build_seed_run(base, speech_slices, data_dir):
         *slice_args(root, data_dir, info["run"], number_of_epochs=1),
     ]
     log = root / "train.log"
-    run_to_log(args, log, "train.py", timeout=1200)
+    run_to_log(args, log, timeout=1200)
     status = main(["export", str(info["run"]), str(info["model"])])
     assert status == 0
     done.write_text(json.dumps(layout))

@@ -55,7 +55,7 @@ def _yaml_conditions():
 def _run(args, log):
     """Runs train.py; fails the test with the log tail on an error."""
     cmd = [sys.executable, "train.py", str(HPARAMS), *args]
-    run_to_log(cmd, log, "train.py", timeout=1500)
+    run_to_log(cmd, log, timeout=1500)
 
 
 def _check_conditions(conditions):
