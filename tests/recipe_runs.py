@@ -134,6 +134,10 @@ def finish(proc, timeout=TIMEOUT):
     """Waits for a process; fails the test with its log tail on an error."""
     try:
         proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # as subprocess.run does: no process left behind
+        proc.wait()
+        raise
     finally:
         proc.log_handle.close()
     if proc.returncode != 0:
