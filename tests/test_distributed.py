@@ -22,7 +22,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from recipe_runs import slice_args
+from recipe_runs import HPARAMS, ROOT, slice_args
 
 from seed_brain.lobes.ge2e import find_pretrained_ge2e
 from seed_brain.utils.distributed import (
@@ -32,9 +32,6 @@ from seed_brain.utils.distributed import (
     rank_and_world,
 )
 from seed_brain.views.cache import ViewCache
-
-ROOT = Path(__file__).resolve().parents[1]
-HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
 
 
 def _helpers_worker(rank, world, init_file, out_dir):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from recipe_runs import run_to_log, slice_args
+from recipe_runs import HPARAMS, ROOT, run_to_log, slice_args
 
 from seed_brain.inference import (
     ModelSourceError,
@@ -29,8 +29,6 @@ from seed_brain.inference.export import export_model
 from seed_brain.inference.model_folder import write_model_folder
 from seed_brain.lobes import RDMMLP
 
-ROOT = Path(__file__).resolve().parents[1]
-HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
 INSTALL = "pip install --no-deps resemblyzer==0.1.4"
 CPU = {"device": "cpu"}
 

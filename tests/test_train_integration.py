@@ -12,16 +12,13 @@ reproduce ``results.json`` exactly (same best checkpoint, same eval seed).
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from recipe_runs import run_to_log, slice_args
+from recipe_runs import HPARAMS, run_to_log, slice_args
 
 from seed_brain.lobes.ge2e import find_pretrained_ge2e
 
-ROOT = Path(__file__).resolve().parents[1]
-HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
 INSTALL = "pip install --no-deps resemblyzer==0.1.4"
 METRICS = {"eer", "min_dcf"}
 CONDITION_KEYS = {"name", "n_target", "n_nontarget", "baseline", "seed"}
