@@ -94,27 +94,29 @@ def prepare(hparams):
         )
         for kind in ("include", "exclude")
     ]
+    keys += [
+        "data_folder",
+        "max_target",
+        "max_nontarget",
+        "min_duration",
+        "dev_utterances",
+        "dev_segment_seconds",
+        "dev_max_segments",
+        "sample_rate",
+        "seed",
+        "noise_max_seconds",
+        "synthetic_noise",
+        "synthetic_rirs",
+        "test_trials",
+        "heldout_test_utterances",
+        "heldout_segments",
+        "heldout_long_seconds",
+        "test_segment_seconds",
+    ]
     kwargs = {k: hparams[k] for k in keys}
     kwargs.update(
-        data_folder=hparams["data_folder"],
         conditions=hparams["test_conditions"],
-        max_target=hparams["max_target"],
-        max_nontarget=hparams["max_nontarget"],
-        min_duration=hparams["min_duration"],
-        dev_utterances=hparams["dev_utterances"],
-        dev_segment_seconds=hparams["dev_segment_seconds"],
-        dev_max_segments=hparams["dev_max_segments"],
-        sample_rate=hparams["sample_rate"],
-        seed=hparams["seed"],
-        noise_max_seconds=hparams["noise_max_seconds"],
-        synthetic_noise=hparams["synthetic_noise"],
-        synthetic_rirs=hparams["synthetic_rirs"],
         skip_bad_audio=hparams.get("skip_bad_audio", False),
-        test_trials=hparams["test_trials"],
-        heldout_test_utterances=hparams["heldout_test_utterances"],
-        heldout_segments=hparams["heldout_segments"],
-        heldout_long_seconds=hparams["heldout_long_seconds"],
-        test_segment_seconds=hparams["test_segment_seconds"],
     )
     run_on_main(prepare_seed_data, kwargs=kwargs)
     return load_prepared(hparams["data_folder"])

@@ -79,12 +79,41 @@ def recipe_args(slice_root, out, *extra):
     ]
 
 
-def start(script_args, log):
-    """Starts ``python <script_args>`` from the repository root."""
-    env = dict(os.environ, PYTHONHASHSEED="0")
+#: The defaults of :func:`slice_args`.
+SHORT_RUN = {
+    "crops_per_utt": 2,
+    "number_of_epochs": 2,
+    "steps_per_epoch": 3,
+    "batch_size": 16,
+    "dev_utterances": 3,
+    "heldout_test_utterances": 2,
+    "n_bootstrap": 0,
+}
+
+
+def slice_args(slices, data_dir, out, **settings):
+    """train.py arguments of a short run on ``slices`` into ``out``.
+
+    ``slices/clean`` and ``slices/test`` are the training and test folders,
+    the shared data's noise and RIR folders the noise sources. ``settings``
+    (name=value) replace or add to :data:`SHORT_RUN`.
+    """
+    values = dict(SHORT_RUN, **settings)
+    return [
+        f"--clean_folder={Path(slices) / 'clean'}",
+        f"--test_folder={Path(slices) / 'test'}",
+        f"--noise_folder={data_dir / 'noise'}",
+        f"--rir_folder={data_dir / 'rir'}",
+        *(f"--{name}={value}" for name, value in values.items()),
+        f"--output_folder={out}",
+    ]
+
+
+def launch(cmd, log, env=None):
+    """Starts ``cmd`` from the repository root, its output into ``log``."""
     handle = open(log, "w", encoding="utf-8")
     proc = subprocess.Popen(
-        [sys.executable, *map(str, script_args)],
+        [str(arg) for arg in cmd],
         cwd=ROOT,
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -95,10 +124,20 @@ def start(script_args, log):
     return proc
 
 
+def start(script_args, log):
+    """Starts ``python <script_args>`` from the repository root."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return launch([sys.executable, *script_args], log, env)
+
+
 def finish(proc, timeout=TIMEOUT):
     """Waits for a process; fails the test with its log tail on an error."""
     try:
         proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # as subprocess.run does: no process left behind
+        proc.wait()
+        raise
     finally:
         proc.log_handle.close()
     if proc.returncode != 0:
@@ -111,6 +150,11 @@ def finish(proc, timeout=TIMEOUT):
 def run(script_args, log):
     """Runs a script to completion (see :func:`finish`)."""
     finish(start(script_args, log))
+
+
+def run_to_log(cmd, log, timeout=TIMEOUT, env=None):
+    """Runs ``cmd`` to completion (see :func:`launch` and :func:`finish`)."""
+    finish(launch(cmd, log, env), timeout)
 
 
 def kill_when(proc, condition, delay=0.0, timeout=TIMEOUT, poll=0.001):

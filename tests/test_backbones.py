@@ -16,12 +16,13 @@ shared CPU machine, more threads make PyTorch much slower.
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from recipe_runs import run_to_log, slice_args
+from test_encoders import ECAPA_FOLDER_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,18 +47,7 @@ def _env():
 def _run(script, args, log):
     """Runs a recipe under ``nice``; fails with the log tail on error."""
     cmd = ["nice", "-n", "10", sys.executable, str(ROOT / script), *args]
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=1200,
-            env=_env(),
-        )
-    if proc.returncode != 0:
-        tail = Path(log).read_text(encoding="utf-8", errors="replace")[-4000:]
-        pytest.fail(f"{script} exited with {proc.returncode}:\n{tail}")
+    run_to_log(cmd, log, timeout=1200, env=_env())
 
 
 def _speaker_folder(data_dir, folder, count):
@@ -115,13 +105,7 @@ def test_train_backbone_then_seed(backbone, data_dir, speech_slices, tmp_path):
         "epoch: 2",
     ]
     if backbone == "ecapa":
-        for name in (
-            "embedding_model.ckpt",
-            "mean_var_norm_emb.ckpt",
-            "classifier.ckpt",
-            "label_encoder.txt",
-            "hyperparams.yaml",
-        ):
+        for name in ECAPA_FOLDER_FILES:
             assert (export / name).is_file(), name
         # A rerun of a finished training exports nothing new.
         stamp = (export / "embedding_model.ckpt").stat().st_mtime_ns
@@ -142,18 +126,7 @@ def test_train_backbone_then_seed(backbone, data_dir, speech_slices, tmp_path):
     seed_args = [
         f"hparams/seed_{backbone}.yaml",
         *record["seed_args"],
-        f"--clean_folder={tmp_path / 'clean'}",
-        f"--test_folder={tmp_path / 'test'}",
-        f"--noise_folder={data_dir / 'noise'}",
-        f"--rir_folder={data_dir / 'rir'}",
-        "--crops_per_utt=2",
-        "--number_of_epochs=2",
-        "--steps_per_epoch=3",
-        "--batch_size=16",
-        "--dev_utterances=3",
-        "--heldout_test_utterances=2",
-        "--n_bootstrap=10",
-        f"--output_folder={seed_out}",
+        *slice_args(tmp_path, data_dir, seed_out, n_bootstrap=10),
     ]
     _run("train.py", seed_args, tmp_path / "seed.log")
     results = json.loads((seed_out / "results.json").read_text())

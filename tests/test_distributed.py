@@ -22,6 +22,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from recipe_runs import HPARAMS, ROOT, slice_args
 
 from seed_brain.lobes.ge2e import find_pretrained_ge2e
 from seed_brain.utils.distributed import (
@@ -31,9 +32,6 @@ from seed_brain.utils.distributed import (
     rank_and_world,
 )
 from seed_brain.views.cache import ViewCache
-
-ROOT = Path(__file__).resolve().parents[1]
-HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
 
 
 def _helpers_worker(rank, world, init_file, out_dir):
@@ -117,19 +115,15 @@ def test_two_process_gloo_training(speech_slices, data_dir, tmp_path, cache):
     out = tmp_path / "out"
     args = [
         str(HPARAMS),
-        f"--clean_folder={tmp_path / 'clean'}",
-        f"--test_folder={tmp_path / 'test'}",
-        f"--noise_folder={data_dir / 'noise'}",
-        f"--rir_folder={data_dir / 'rir'}",
-        "--crops_per_utt=2",
-        "--cache_batch_size=4",  # 2 utterances per chunk: both shards work
-        "--number_of_epochs=1",
-        "--steps_per_epoch=2",
-        "--batch_size=8",
-        "--dev_utterances=3",
-        "--heldout_test_utterances=2",
-        "--n_bootstrap=0",
-        f"--output_folder={out}",
+        *slice_args(
+            tmp_path,
+            data_dir,
+            out,
+            cache_batch_size=4,  # 2 utterances per chunk: both shards work
+            number_of_epochs=1,
+            steps_per_epoch=2,
+            batch_size=8,
+        ),
         *cache,
     ]
     torchrun = [

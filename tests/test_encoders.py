@@ -32,6 +32,14 @@ from seed_brain.model.encoders import (
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The files of an exported ECAPA folder (SpeechBrain's published layout).
+ECAPA_FOLDER_FILES = (
+    "embedding_model.ckpt",
+    "mean_var_norm_emb.ckpt",
+    "classifier.ckpt",
+    "label_encoder.txt",
+    "hyperparams.yaml",
+)
 
 # The structure of the published model's hyperparams.yaml (the keys,
 # classes and loadables that matter), pointing at a local folder.
@@ -227,13 +235,7 @@ def test_export_loads_in_speechbrain_and_seed(tmp_path):
     labels.update_from_iterable(["a", "b", "c"])
     folder = tmp_path / "export"
     export_ecapa(trained, str(folder), classifier, labels)
-    for name in (
-        "embedding_model.ckpt",
-        "mean_var_norm_emb.ckpt",
-        "classifier.ckpt",
-        "label_encoder.txt",
-        "hyperparams.yaml",
-    ):
+    for name in ECAPA_FOLDER_FILES:
         assert (folder / name).is_file(), name
     wav = 0.1 * torch.randn(1, 9000)
     loaded = ECAPAEncoder(pretrained_path=str(folder), **SMALL).eval()

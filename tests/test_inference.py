@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from recipe_runs import HPARAMS, ROOT, run_to_log, slice_args
 
 from seed_brain.inference import (
     ModelSourceError,
@@ -28,8 +29,6 @@ from seed_brain.inference.export import export_model
 from seed_brain.inference.model_folder import write_model_folder
 from seed_brain.lobes import RDMMLP
 
-ROOT = Path(__file__).resolve().parents[1]
-HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
 INSTALL = "pip install --no-deps resemblyzer==0.1.4"
 CPU = {"device": "cpu"}
 
@@ -88,31 +87,10 @@ def build_seed_run(base, speech_slices, data_dir):
         sys.executable,
         "train.py",
         str(HPARAMS),
-        f"--clean_folder={root / 'clean'}",
-        f"--test_folder={root / 'test'}",
-        f"--noise_folder={data_dir / 'noise'}",
-        f"--rir_folder={data_dir / 'rir'}",
-        "--crops_per_utt=2",
-        "--number_of_epochs=1",
-        "--steps_per_epoch=3",
-        "--batch_size=16",
-        "--dev_utterances=3",
-        "--heldout_test_utterances=2",
-        "--n_bootstrap=0",
-        f"--output_folder={info['run']}",
+        *slice_args(root, data_dir, info["run"], number_of_epochs=1),
     ]
     log = root / "train.log"
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            args,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=1200,
-        )
-    if proc.returncode != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
-        pytest.fail(f"train.py exited with {proc.returncode}:\n{tail}")
+    run_to_log(args, log, timeout=1200)
     status = main(["export", str(info["run"]), str(info["model"])])
     assert status == 0
     done.write_text(json.dumps(layout))

@@ -110,11 +110,24 @@ def _driver(stage, args):
     return ["-c", DRIVER, stage, *args]
 
 
-def test_kill_during_data_preparation(reference, tmp_path):
-    """Killed at a random step of the preparation; the rerun completes."""
+def _fresh_run(reference, tmp_path):
+    """(reference output, new output folder, recipe arguments into it)."""
     ref_out, slice_root = reference
     out = tmp_path / "out"
-    args = recipe_args(slice_root, out)
+    return ref_out, out, recipe_args(slice_root, out)
+
+
+def _rerun_prep_matches(args, tmp_path, ref_out, out):
+    """Reruns the preparation; its data folder is the reference's."""
+    run(_driver("prep", args), tmp_path / "rerun.log")
+    _assert_same_tree(
+        ref_out / "data", out / "data", ref_out, out, ["audio_check.json"]
+    )
+
+
+def test_kill_during_data_preparation(reference, tmp_path):
+    """Killed at a random step of the preparation; the rerun completes."""
+    ref_out, out, args = _fresh_run(reference, tmp_path)
     r = rng()
     steps = [
         "noise.csv",
@@ -140,17 +153,12 @@ def test_kill_during_data_preparation(reference, tmp_path):
     else:
         pytest.fail("no kill landed inside the preparation")
     print("killed after", step, "+", delay, "s; left:", _leftovers(out))
-    run(_driver("prep", args), tmp_path / "rerun.log")
-    _assert_same_tree(
-        ref_out / "data", out / "data", ref_out, out, ["audio_check.json"]
-    )
+    _rerun_prep_matches(args, tmp_path, ref_out, out)
 
 
 def test_kill_during_condition_generation(reference, tmp_path):
     """Killed while noisy test files are written; no partial file is kept."""
-    ref_out, slice_root = reference
-    out = tmp_path / "out"
-    args = recipe_args(slice_root, out)
+    ref_out, out, args = _fresh_run(reference, tmp_path)
     r = rng()
     folder = out / "data" / "conditions" / "noise_5dB"
     summary = out / "data" / "conditions" / "conditions.json"
@@ -174,17 +182,12 @@ def test_kill_during_condition_generation(reference, tmp_path):
     else:
         pytest.fail("no kill landed inside the condition generation")
     print("killed after", count, "files; left:", _leftovers(out))
-    run(_driver("prep", args), tmp_path / "rerun.log")
-    _assert_same_tree(
-        ref_out / "data", out / "data", ref_out, out, ["audio_check.json"]
-    )
+    _rerun_prep_matches(args, tmp_path, ref_out, out)
 
 
 def test_kill_during_cache_building(reference, tmp_path):
     """Killed in the middle of the view-embedding cache; the rerun resumes."""
-    ref_out, slice_root = reference
-    out = tmp_path / "out"
-    args = recipe_args(slice_root, out)
+    ref_out, out, args = _fresh_run(reference, tmp_path)
     r = rng()
     views = out / "cache" / "views"
     for attempt in range(3):  # until a kill lands before the last chunk

@@ -11,17 +11,14 @@ reproduce ``results.json`` exactly (same best checkpoint, same eval seed).
 
 import json
 import math
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from recipe_runs import HPARAMS, run_to_log, slice_args
 
 from seed_brain.lobes.ge2e import find_pretrained_ge2e
 
-ROOT = Path(__file__).resolve().parents[1]
-HPARAMS = ROOT / "hparams" / "seed_ge2e.yaml"
 INSTALL = "pip install --no-deps resemblyzer==0.1.4"
 METRICS = {"eer", "min_dcf"}
 CONDITION_KEYS = {"name", "n_target", "n_nontarget", "baseline", "seed"}
@@ -55,17 +52,7 @@ def _yaml_conditions():
 def _run(args, log):
     """Runs train.py; fails the test with the log tail on an error."""
     cmd = [sys.executable, "train.py", str(HPARAMS), *args]
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.run(
-            cmd,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            timeout=1500,
-        )
-    if proc.returncode != 0:
-        tail = Path(log).read_text(encoding="utf-8", errors="replace")[-4000:]
-        pytest.fail(f"train.py exited with {proc.returncode}:\n{tail}")
+    run_to_log(cmd, log, timeout=1500)
 
 
 def _check_conditions(conditions):
@@ -116,20 +103,9 @@ def test_train_then_test_only(speech_slices, data_dir, tmp_path):
     layout = speech_slices.test(tmp_path / "test", 4, 3)
     assert [len(v) for v in layout.values()] == [3, 3, 3, 3]
     out = tmp_path / "out"
-    args = [
-        f"--clean_folder={tmp_path / 'clean'}",
-        f"--test_folder={tmp_path / 'test'}",
-        f"--noise_folder={data_dir / 'noise'}",
-        f"--rir_folder={data_dir / 'rir'}",
-        "--crops_per_utt=2",
-        "--number_of_epochs=2",
-        "--steps_per_epoch=3",
-        "--batch_size=16",
-        "--dev_utterances=3",
-        "--heldout_test_utterances=3",
-        "--n_bootstrap=20",
-        f"--output_folder={out}",
-    ]
+    args = slice_args(
+        tmp_path, data_dir, out, heldout_test_utterances=3, n_bootstrap=20
+    )
     _run(args, tmp_path / "train.log")
 
     for name in ("results.json", "results.md", "det.png", "scores.png"):
