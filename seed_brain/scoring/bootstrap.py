@@ -7,6 +7,7 @@ Authors
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import OrderedDict
@@ -115,25 +116,20 @@ _REPLICATES: OrderedDict[bytes, np.ndarray] = OrderedDict()
 _REPLICATES_KEPT = 256
 
 
-#: Bootstrap weights ``[n_boot, N]`` of recent (N, n_boot, seed): every
-#: system and condition of a trial list applies the same draws.
-_WEIGHTS: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_WEIGHTS_KEPT = 2
 #: Replicates computed together (small blocks stay in the CPU's cache).
 _BLOCK = 16
 
 
+@functools.lru_cache(maxsize=2)
 def _bootstrap_weights(n, n_boot, seed):
     """Trial multiplicities of each replicate: ``[n_boot, n]``, read-only.
 
     Row ``r`` counts the ``r``-th draw of ``n`` indices with replacement
     from ``numpy.random.default_rng(seed)``. Kept in the smallest unsigned
-    type that holds them (uint8 nearly always).
+    type that holds them (uint8 nearly always). The last two (n, n_boot,
+    seed) are kept: every system and condition of a trial list applies
+    the same draws.
     """
-    key = (int(n), int(n_boot), int(seed))
-    if key in _WEIGHTS:
-        _WEIGHTS.move_to_end(key)
-        return _WEIGHTS[key]
     rng = np.random.default_rng(seed)
     rows = [
         np.bincount(rng.integers(0, n, size=n), minlength=n)
@@ -143,9 +139,6 @@ def _bootstrap_weights(n, n_boot, seed):
     dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.int64
     weights = np.stack(rows).astype(dtype)
     weights.flags.writeable = False
-    _WEIGHTS[key] = weights
-    while len(_WEIGHTS) > _WEIGHTS_KEPT:
-        _WEIGHTS.popitem(last=False)
     return weights
 
 
@@ -165,7 +158,7 @@ def _replicate_eers(lab, scores, n_boot, seed):
         _REPLICATES.move_to_end(key)
         return _REPLICATES[key]
     eer = _WeightedEER(scores, lab)
-    weights = _bootstrap_weights(lab.size, n_boot, seed)
+    weights = _bootstrap_weights(int(lab.size), int(n_boot), int(seed))
     out = np.concatenate(
         [eer.many(weights[i : i + _BLOCK]) for i in range(0, n_boot, _BLOCK)]
     )
