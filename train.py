@@ -34,7 +34,6 @@ from seed_brain.model.brain import SEEDBrain, embeddings_dataset
 from seed_brain.utils.distributed import rank_and_world
 from seed_brain.utils.errors import run_main
 from seed_brain.utils.lock import lock_output_folder
-from seed_brain.utils.precision import resolve_precision
 from seed_brain.views.cache import ViewCache
 from seed_brain.views.datasets import (
     load_prepared,
@@ -168,9 +167,7 @@ def build_train_set(hparams, brain, prepared):
             ),
             max_crops_per_utt=hparams.get("max_crops_per_utt"),
             dtype=hparams.get("cache_dtype", "float32"),
-            precision=resolve_precision(
-                hparams.get("cache_precision", "fp32"), brain.device
-            ),
+            precision=hparams.get("cache_precision", "fp32"),
         )
         if _choice(hparams, "cache_reading", CACHE_READINGS) == "block":
             return cache.dataset(

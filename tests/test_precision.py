@@ -125,6 +125,12 @@ def test_cache_records_its_precision(ge2e_brain, data_dir, tmp_path):
     assert cos.min() > 0.998
     with pytest.raises(ValueError, match="other settings"):
         ViewCache(str(tmp_path / "bf16")).build(ge2e_brain, rows, **settings)
+    # "auto" is resolved by the build itself; the index holds the result.
+    auto = ViewCache(str(tmp_path / "auto")).build(
+        ge2e_brain, rows, precision="auto", **settings
+    )
+    resolved = resolve_precision("auto", ge2e_brain.device)
+    assert auto.index()["config"].get("precision", "fp32") == resolved
 
 
 def test_train_resolves_the_yaml_setting(monkeypatch, tmp_path):

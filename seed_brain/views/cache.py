@@ -56,6 +56,7 @@ from seed_brain.utils.errors import (
     no_space_error,
 )
 from seed_brain.utils.files import write_json
+from seed_brain.utils.precision import resolve_precision
 
 # Re-exported: these lived here and are imported from here.
 from seed_brain.views.blocks import BlockReader, BlockShuffleSampler  # noqa: F401
@@ -338,10 +339,12 @@ class ViewCache:
             Cap of the proportional count.
         dtype : str
             ``"float32"`` or ``"float16"`` (half the size).
-        precision : str
-            The encoder's arithmetic while caching: ``fp32``, or ``bf16`` /
-            ``fp16`` autocast (``cache_precision``, resolved by
-            :func:`seed_brain.utils.precision.resolve_precision`).
+        precision : str or None
+            The encoder's arithmetic while caching (``cache_precision``):
+            ``fp32``, ``bf16`` / ``fp16`` autocast, or ``auto`` (bf16 where
+            ``brain.device`` computes it natively), resolved here by
+            :func:`seed_brain.utils.precision.resolve_precision`; the index
+            records the resolved one.
 
         Returns
         -------
@@ -353,6 +356,7 @@ class ViewCache:
                 f"cache_dtype must be one of {sorted(DTYPES)}, got {dtype!r}."
             )
         check_crop_settings(crops_per_utt, crops_per_second, max_crops_per_utt)
+        precision = resolve_precision(precision, brain.device)
         views = list(brain.hparams.view_builder.views)
         config = _cache_config(
             config,
