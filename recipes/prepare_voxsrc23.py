@@ -29,7 +29,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare_vcmix import corpora  # noqa: E402
 
-from seed_brain.utils.files import write_json, write_text  # noqa: E402
 from seed_brain.utils.scripts import run_test_set_script  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -114,21 +113,19 @@ def prepare_voxsrc23(
             f"'{spaced[0]}' contains whitespace, which a full path in the "
             "'label enrol test' format cannot hold: rename the folder."
         )
-    out = os.path.join(out_folder, "voxsrc23_trials.txt")
-    wrote = write_text(out, "".join(lines))
-    info = {
-        "test_folder": test_folder,
-        "trials": os.path.abspath(out),
-        "source": os.path.abspath(source),
-        "n_target": counts[0],
-        "n_nontarget": counts[1],
-        "n_files": len(resolved),
-    }
-    wrote |= write_json(os.path.join(out_folder, "voxsrc23.json"), info)
+    info, wrote = corpora.write_trial_list(
+        out_folder,
+        "voxsrc23",
+        lines,
+        test_folder,
+        counts,
+        source=os.path.abspath(source),
+        n_files=len(resolved),
+    )
     logger.info(
         "VoxSRC-23: %s %s (%d target, %d non-target trials, %d files).",
         "wrote" if wrote else "already up to date:",
-        out,
+        os.path.join(out_folder, "voxsrc23_trials.txt"),
         counts[0],
         counts[1],
         len(resolved),

@@ -272,20 +272,67 @@ def prepare_voxceleb1_o(
     else:
         test_folder = roots.pop()
         lines = [f"{lab} {a} {b}\n" for lab, a, b in listed]
-    out = os.path.join(out_folder, "vox1_o_trials.txt")
     counts = _counts(listed)
+    info, wrote = write_trial_list(
+        out_folder,
+        "vox1_o",
+        lines,
+        test_folder,
+        counts,
+        source=os.path.abspath(source),
+        n_files=len(resolved),
+    )
+    out = os.path.join(out_folder, "vox1_o_trials.txt")
+    _log_counts("VoxCeleb1-O", counts, VOX1_O_COUNTS, out, wrote)
+    return info
+
+
+def write_trial_list(out_folder, stem, lines, test_folder, counts, **extra):
+    """Writes ``<stem>_trials.txt`` and its record ``<stem>.json``.
+
+    Arguments
+    ---------
+    out_folder : str
+        Where both go.
+    stem : str
+        Name of the list (``vox1_o``, ``vcmix``, ``voxsrc23``).
+    lines : list of str
+        ``label enrol test`` lines, each ending in a newline.
+    test_folder : str
+        What the paths of the lines are relative to (``/``: full paths).
+    counts : tuple of int
+        ``(target, non-target)`` trials.
+    **extra
+        More entries of the record (e.g. ``source``, ``n_files``).
+
+    Returns
+    -------
+    tuple
+        ``(record, whether a file was written)``; the record holds
+        ``test_folder``, ``trials`` (absolute path), ``n_target``,
+        ``n_nontarget`` and ``extra``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> info, wrote = write_trial_list(folder, "x", ["1 a b\\n"], "/d", (1, 0))
+    >>> wrote, info["n_target"], os.path.basename(info["trials"])
+    (True, 1, 'x_trials.txt')
+    >>> write_trial_list(folder, "x", ["1 a b\\n"], "/d", (1, 0))[1]
+    False
+    """
+    out = os.path.join(out_folder, f"{stem}_trials.txt")
     wrote = write_text(out, "".join(lines))
     info = {
         "test_folder": test_folder,
         "trials": os.path.abspath(out),
-        "source": os.path.abspath(source),
         "n_target": counts[0],
         "n_nontarget": counts[1],
-        "n_files": len(resolved),
+        **extra,
     }
-    wrote |= write_json(os.path.join(out_folder, "vox1_o.json"), info)
-    _log_counts("VoxCeleb1-O", counts, VOX1_O_COUNTS, out, wrote)
-    return info
+    wrote |= write_json(os.path.join(out_folder, f"{stem}.json"), info)
+    return info, wrote
 
 
 def _counts(trials):
@@ -480,15 +527,11 @@ def prepare_vcmix(
                 f"A VC-Mix path contains whitespace ({line.strip()!r}), "
                 "which the 'label enrol test' format cannot hold: rename it."
             )
-    out = os.path.join(out_folder, "vcmix_trials.txt")
-    wrote |= write_text(out, "".join(lines))
     counts = (len(targets), len(nontargets))
-    info = {
-        "test_folder": test_folder,
-        "trials": os.path.abspath(out),
-        "n_target": counts[0],
-        "n_nontarget": counts[1],
-    }
-    wrote |= write_json(os.path.join(out_folder, "vcmix.json"), info)
+    info, written = write_trial_list(
+        out_folder, "vcmix", lines, test_folder, counts
+    )
+    wrote |= written
+    out = os.path.join(out_folder, "vcmix_trials.txt")
     _log_counts("VC-Mix", counts, VCMIX_COUNTS, out, wrote)
     return info
