@@ -449,7 +449,9 @@ class SEEDSpeakerRecognition(AudioFiles, Pretrained):
         Returns
         -------
         torch.Tensor
-            ``[B, D]`` embeddings.
+            ``[B, D]`` embeddings, as
+            :func:`~seed_brain.model.enhancement.baseline_with_backend`
+            gives them for the loaded denoiser.
         """
         return baseline_with_backend(self.mods.denoiser, emb)
 
