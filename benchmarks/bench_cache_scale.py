@@ -47,6 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_common import add_numbers  # noqa: E402
 from bench_training import machine_line  # noqa: E402
 
 HPARAMS = REPO / "hparams" / "seed_resnet.yaml"
@@ -376,23 +377,17 @@ def main(argv=None):
         default=None,
         help="big cache size in GiB (default: 1.5 x RAM)",
     )
-    parser.add_argument("--small-gb", type=float, default=2.0)
+    add_numbers(parser, small_gb=2.0)
     parser.add_argument("--folder", default=tempfile.gettempdir())
-    parser.add_argument("--views", type=int, default=7)
-    parser.add_argument("--dim", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--warmup", type=int, default=3)
+    add_numbers(parser, views=7, dim=512, batch_size=128)
+    add_numbers(parser, seconds=60.0, steps=5000, warmup=3)
     parser.add_argument(
         "--loader-seconds",
         type=float,
         default=30.0,
         help="seconds of reading batches alone, before the training steps",
     )
-    parser.add_argument("--loader-batches", type=int, default=20000)
-    parser.add_argument("--block-rows", type=int, default=256)
-    parser.add_argument("--buffer-blocks", type=int, default=32)
+    add_numbers(parser, loader_batches=20000, block_rows=256, buffer_blocks=32)
     parser.add_argument(
         "--modes", nargs="+", default=list(MODES), choices=list(MODES)
     )

@@ -1,4 +1,5 @@
-"""What the scripts of ``benchmarks/`` share: the ``--threads`` option.
+"""What the scripts of ``benchmarks/`` share: the ``--threads`` option and
+their numeric options.
 
 Authors
  * seed-brain developers 2026
@@ -7,6 +8,30 @@ Authors
 import logging
 
 import torch
+
+
+def add_numbers(parser, **defaults):
+    """Adds an option ``--a-name`` per keyword ``a_name``, typed by its default.
+
+    Arguments
+    ---------
+    parser : argparse.ArgumentParser
+        The script's parser.
+    **defaults : int or float
+        The options' defaults, in the order of the help.
+
+    Example
+    -------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_numbers(parser, batch_size=128, seconds=60.0)
+    >>> vars(parser.parse_args(["--batch-size", "8"]))
+    {'batch_size': 8, 'seconds': 60.0}
+    """
+    for name, default in defaults.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=type(default), default=default
+        )
 
 
 def parse_with_threads(parser, argv=None):

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-from bench_common import parse_with_threads  # noqa: E402
+from bench_common import add_numbers, parse_with_threads  # noqa: E402
 from bench_training import machine_line  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from speechbrain.dataio.batch import PaddedBatch  # noqa: E402
@@ -147,10 +147,9 @@ def run(args):
 def main(argv=None):
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hours", type=float, default=1000.0)
-    parser.add_argument("--crops-per-second", type=float, default=0.25)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
+    add_numbers(
+        parser, hours=1000.0, crops_per_second=0.25, batch_size=16, repeats=3
+    )
     parser.add_argument("--device", default="cpu")
     args = parse_with_threads(parser, argv)
     print("\n".join(run(args)))

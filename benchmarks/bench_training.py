@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 import speechbrain as sb  # noqa: E402
 import torch  # noqa: E402
-from bench_common import parse_with_threads  # noqa: E402
+from bench_common import add_numbers, parse_with_threads  # noqa: E402
 from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 from speechbrain.dataio.sampler import ReproducibleRandomSampler  # noqa: E402
 
@@ -263,11 +263,8 @@ def main(argv=None):
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--utterances", type=int, default=150)
-    parser.add_argument("--crops-per-utt", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=5)
+    add_numbers(parser, utterances=150, crops_per_utt=30, batch_size=128)
+    add_numbers(parser, steps=10, repeats=5)
     parser.add_argument(
         "--e2e-steps",
         type=int,

@@ -21,6 +21,8 @@ import importlib.abc
 import importlib.util
 import sys
 
+from seed_brain.utils.lazy import lazy_attributes
+
 __version__ = "0.1.0"
 
 __all__ = ["SEEDBrain", "SEEDDiffusion", "__version__"]
@@ -83,14 +85,11 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 sys.meta_path.insert(0, _MovedModules())
 
 
-def __getattr__(name):
-    # Lazy so that ``import seed_brain.lobes`` does not pull the recipe code.
-    if name == "SEEDBrain":
-        from seed_brain.model.brain import SEEDBrain
-
-        return SEEDBrain
-    if name == "SEEDDiffusion":
-        from seed_brain.model.diffusion import SEEDDiffusion
-
-        return SEEDDiffusion
-    raise AttributeError(f"module 'seed_brain' has no attribute {name}")
+# Lazy so that ``import seed_brain.lobes`` does not pull the recipe code.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "SEEDBrain": "seed_brain.model.brain",
+        "SEEDDiffusion": "seed_brain.model.diffusion",
+    },
+)

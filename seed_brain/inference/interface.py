@@ -142,16 +142,12 @@ class SEEDSpeakerRecognition(AudioFiles, Pretrained):
     Example
     -------
     >>> import tempfile
-    >>> from seed_brain.inference.export import write_model_folder
-    >>> from seed_brain.lobes import RDMMLP
-    >>> from seed_brain.lobes.ge2e import GE2E
+    >>> from seed_brain.inference.model_folder import (
+    ...     write_untrained_model_folder,
+    ... )
     >>> _ = torch.manual_seed(0)
-    >>> folder = write_model_folder(
-    ...     os.path.join(tempfile.mkdtemp(), "model"),
-    ...     encoder=GE2E(weights=None),
-    ...     encoder_yaml="!new:seed_brain.lobes.ge2e.GE2E\\n    weights: null",
-    ...     denoiser=RDMMLP(256),
-    ...     denoiser_yaml="!new:seed_brain.lobes.RDMMLP\\n    embed_dim: 256",
+    >>> folder = write_untrained_model_folder(
+    ...     os.path.join(tempfile.mkdtemp(), "model")
     ... )
     >>> model = SEEDSpeakerRecognition.from_hparams(
     ...     source=folder, run_opts={"device": "cpu"}
@@ -449,7 +445,9 @@ class SEEDSpeakerRecognition(AudioFiles, Pretrained):
         Returns
         -------
         torch.Tensor
-            ``[B, D]`` embeddings.
+            ``[B, D]`` embeddings, as
+            :func:`~seed_brain.model.enhancement.baseline_with_backend`
+            gives them for the loaded denoiser.
         """
         return baseline_with_backend(self.mods.denoiser, emb)
 

@@ -19,6 +19,7 @@ from seed_brain.utils.files import save_torch, write_bytes, write_text
 __all__ = [
     "node_yaml",
     "write_model_folder",
+    "write_untrained_model_folder",
 ]
 
 
@@ -469,3 +470,42 @@ def write_model_folder(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return out
+
+
+def write_untrained_model_folder(out_folder):
+    """Writes a model folder of untrained modules, for examples and tests.
+
+    A GE2E encoder built without its published weights and a fresh
+    :class:`seed_brain.lobes.RDMMLP` denoiser (which predicts zeros), so
+    that nothing is downloaded; their weights come from torch's global
+    RNG (seed it for a reproducible folder).
+
+    Arguments
+    ---------
+    out_folder : str or os.PathLike
+        Folder to write, as for :func:`write_model_folder`.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute path of the folder.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> folder = write_untrained_model_folder(
+    ...     os.path.join(tempfile.mkdtemp(), "model")
+    ... )
+    >>> "embedding_dim: 256" in (folder / "hyperparams.yaml").read_text()
+    True
+    """
+    from seed_brain.lobes import RDMMLP
+    from seed_brain.lobes.ge2e import GE2E
+
+    return write_model_folder(
+        out_folder,
+        encoder=GE2E(weights=None),
+        encoder_yaml="!new:seed_brain.lobes.ge2e.GE2E\n    weights: null",
+        denoiser=RDMMLP(256),
+        denoiser_yaml="!new:seed_brain.lobes.RDMMLP\n    embed_dim: 256",
+    )

@@ -129,19 +129,13 @@ def score_trials_file(
     -------
     >>> import tempfile
     >>> from seed_brain.dataio.audio import write_audio
-    >>> from seed_brain.inference.model_folder import write_model_folder
     >>> from seed_brain.inference import SEEDSpeakerRecognition
-    >>> from seed_brain.lobes import RDMMLP
-    >>> from seed_brain.lobes.ge2e import GE2E
+    >>> from seed_brain.inference.model_folder import (
+    ...     write_untrained_model_folder,
+    ... )
     >>> tmp = tempfile.mkdtemp()
     >>> _ = torch.manual_seed(0)
-    >>> folder = write_model_folder(
-    ...     os.path.join(tmp, "model"),
-    ...     encoder=GE2E(weights=None),
-    ...     encoder_yaml="!new:seed_brain.lobes.ge2e.GE2E\\n    weights: null",
-    ...     denoiser=RDMMLP(256),
-    ...     denoiser_yaml="!new:seed_brain.lobes.RDMMLP\\n    embed_dim: 256",
-    ... )
+    >>> folder = write_untrained_model_folder(os.path.join(tmp, "model"))
     >>> model = SEEDSpeakerRecognition.from_hparams(
     ...     source=folder, run_opts={"device": "cpu"}
     ... )

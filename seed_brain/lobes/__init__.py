@@ -6,18 +6,16 @@
 """
 
 from seed_brain.lobes.rdm_mlp import RDMMLP
+from seed_brain.utils.lazy import lazy_attributes
 
 __all__ = ["RDMMLP", "ResNetSE34V2", "GE2E"]
 
 
-def __getattr__(name):
-    # The encoders import lazily so that the denoiser alone stays cheap.
-    if name == "ResNetSE34V2":
-        from seed_brain.lobes.resnet import ResNetSE34V2
-
-        return ResNetSE34V2
-    if name == "GE2E":
-        from seed_brain.lobes.ge2e import GE2E
-
-        return GE2E
-    raise AttributeError(f"module 'seed_brain.lobes' has no attribute {name}")
+# The encoders import lazily so that the denoiser alone stays cheap.
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "ResNetSE34V2": "seed_brain.lobes.resnet",
+        "GE2E": "seed_brain.lobes.ge2e",
+    },
+)

@@ -396,7 +396,7 @@ class SEEDDiffusion(nn.Module):
         Returns
         -------
         torch.Tensor
-            ``[B, D]`` clean-embedding estimate in diffusion space.
+            ``[B, D]`` :meth:`predict_x0` at step ``t`` (diffusion space).
 
         Example
         -------
@@ -431,7 +431,7 @@ class SEEDDiffusion(nn.Module):
         Arguments
         ---------
         model : torch.nn.Module
-            Denoiser.
+            Denoiser, called once per update.
         emb : torch.Tensor
             ``[B, D]`` encoder embeddings.
         t_start : int
@@ -448,7 +448,7 @@ class SEEDDiffusion(nn.Module):
         Returns
         -------
         torch.Tensor
-            ``[B, D]`` clean-embedding estimate in diffusion space.
+            ``[B, D]`` clean estimate of the last update (diffusion space).
 
         Example
         -------
@@ -590,7 +590,7 @@ class SEEDDiffusion(nn.Module):
         model : torch.nn.Module
             Denoiser (in eval mode).
         emb : torch.Tensor
-            ``[B, D]`` encoder embeddings.
+            ``[B, D]`` encoder embeddings (of clean views, to calibrate).
         t : int
             Sampling step.
         noise : torch.Tensor or None

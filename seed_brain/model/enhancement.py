@@ -127,7 +127,7 @@ def enhance_with_ids(diffusion, denoiser, emb, ids, hp):
     Returns
     -------
     torch.Tensor
-        ``[B, D]`` enhanced embeddings.
+        ``[B, D]`` embeddings after ``sample_passes`` enhancements.
 
     Example
     -------

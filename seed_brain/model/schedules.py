@@ -14,41 +14,6 @@ import math
 import torch
 
 
-def scaled_linear_betas(num_timesteps=1000, beta_start=1e-4, beta_end=0.02):
-    """The "scaled_linear" schedule: ``linspace(sqrt(b0), sqrt(b1), T)^2``.
-
-    Arguments
-    ---------
-    num_timesteps : int
-        Number of diffusion steps ``T``.
-    beta_start : float
-        First beta.
-    beta_end : float
-        Last beta.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[T]`` float64 betas.
-
-    Example
-    -------
-    >>> betas = scaled_linear_betas(1000)
-    >>> abar = torch.cumprod(1 - betas, 0)
-    >>> round(abar[50].item(), 6)
-    0.990844
-    """
-    return (
-        torch.linspace(
-            math.sqrt(beta_start),
-            math.sqrt(beta_end),
-            num_timesteps,
-            dtype=torch.float64,
-        )
-        ** 2
-    )
-
-
 def linear_betas(num_timesteps=1000, beta_start=1e-4, beta_end=0.02):
     """The plain linear schedule of DDPM (SpeechBrain's only one).
 
@@ -74,6 +39,34 @@ def linear_betas(num_timesteps=1000, beta_start=1e-4, beta_end=0.02):
     return torch.linspace(
         beta_start, beta_end, num_timesteps, dtype=torch.float64
     )
+
+
+def scaled_linear_betas(num_timesteps=1000, beta_start=1e-4, beta_end=0.02):
+    """The "scaled_linear" schedule: ``linspace(sqrt(b0), sqrt(b1), T)^2``.
+
+    :func:`linear_betas` spaced in the square roots of the betas.
+
+    Arguments
+    ---------
+    num_timesteps, beta_start, beta_end
+        As in :func:`linear_betas`: ``T``, the first and the last beta.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[T]`` float64 betas, quadratic in the step.
+
+    Example
+    -------
+    >>> betas = scaled_linear_betas(1000)
+    >>> abar = torch.cumprod(1 - betas, 0)
+    >>> round(abar[50].item(), 6)
+    0.990844
+    """
+    roots = linear_betas(
+        num_timesteps, math.sqrt(beta_start), math.sqrt(beta_end)
+    )
+    return roots**2
 
 
 SCHEDULES = {"scaled_linear": scaled_linear_betas, "linear": linear_betas}

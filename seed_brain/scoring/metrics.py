@@ -314,10 +314,8 @@ def det_curve(
 
     Parameters
     ----------
-    pos_scores : array-like or torch.Tensor
-        Target trial scores.
-    neg_scores : array-like or torch.Tensor
-        Non-target trial scores.
+    pos_scores, neg_scores : array-like or torch.Tensor
+        Target and non-target trial scores, as for :func:`compute_eer`.
 
     Returns
     -------

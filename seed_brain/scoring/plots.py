@@ -39,6 +39,15 @@ def _check_systems(systems: Mapping[str, Any], what: str) -> None:
         raise ValueError(f"{what} is empty: nothing to plot")
 
 
+def _save_figure(fig: Any, path: str | os.PathLike, dpi: int) -> Path:
+    """Lays ``fig`` out and writes it to ``path``, creating its folders."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
 def _colour_cycle(n):
     """``n`` distinct colours (tab10, then tab20 beyond ten)."""
     from matplotlib import colormaps
@@ -114,11 +123,7 @@ def plot_det(
     ax.set_title(title)
     ax.grid(True, linestyle="--", linewidth=0.5, alpha=0.6)
     ax.legend(loc="upper right", fontsize="small")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return _save_figure(fig, path, dpi=120)
 
 
 def plot_score_histograms(
@@ -140,7 +145,7 @@ def plot_score_histograms(
     Returns
     -------
     pathlib.Path
-        ``path``.
+        ``path``: rows of up to three panels, in the order of ``systems``.
 
     Example
     -------
@@ -173,8 +178,4 @@ def plot_score_histograms(
         ax.legend(fontsize="small")
     for ax in list(axes.flat)[n:]:
         ax.set_axis_off()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return _save_figure(fig, path, dpi=110)

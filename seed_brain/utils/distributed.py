@@ -82,6 +82,13 @@ def broadcast(obj, src=0):
     return ddp_broadcast(obj, src=src)
 
 
+def _all_gather(obj, world):
+    """``obj`` of every process, by rank (a collective call)."""
+    parts = [None] * world
+    torch.distributed.all_gather_object(parts, obj)
+    return parts
+
+
 def gather_dict(local):
     """Union of the dictionaries of all processes, on every process.
 
@@ -104,10 +111,8 @@ def gather_dict(local):
     _, world = rank_and_world()
     if world == 1:
         return dict(local)
-    parts = [None] * world
-    torch.distributed.all_gather_object(parts, local)
     merged = {}
-    for part in reversed(parts):
+    for part in reversed(_all_gather(local, world)):
         merged.update(part)
     return merged
 
@@ -131,14 +136,14 @@ def gather_missing_on_main(local):
 
     Example
     -------
-    >>> gather_missing_on_main({"a": 1})
-    {'a': 1}
+    >>> entries = {"a": 1}
+    >>> gather_missing_on_main(entries) is entries
+    True
     """
     rank, world = rank_and_world()
     if world == 1:
         return local
-    keys = [None] * world
-    torch.distributed.all_gather_object(keys, sorted(local))
+    keys = _all_gather(sorted(local), world)
     known = set(keys[0])
     for lower in keys[1:rank]:
         known.update(lower)
