@@ -166,3 +166,34 @@ def test_ema_tracks_weights_without_touching_the_model():
     expected = start + 1.0 - 0.9**3
     assert torch.allclose(ema.module.weight, expected, atol=1e-6)
     assert torch.allclose(net.weight, start + 1.0)
+
+
+def test_cosine_loss_is_the_angle_of_the_estimate():
+    """loss="cosine": 1 - cos(estimate, clean), blind to the length."""
+    from seed_brain.lobes import RDMMLP
+
+    def pairs(n):
+        # Clean embeddings span the first 2 of 8 dims: noise off that
+        # plane is what a denoiser can learn to remove.
+        x = F.pad(F.normalize(torch.randn(n, 2), dim=-1), (0, 6))
+        return x, x + 0.5 * torch.randn(n, 8)
+
+    torch.manual_seed(0)
+    clean, noisy = pairs(256)
+    d = SEEDDiffusion(prediction="residual", loss="cosine", max_train_t=1)
+    model = RDMMLP(8)  # zero-initialised: the estimate is the input
+    per = d.training_loss(model, clean, noisy, reduction="none")
+    # t = 0 noises hardly at all, so the loss is the input's own angle.
+    want = 1.0 - F.cosine_similarity(noisy, clean, dim=-1)
+    assert torch.allclose(per, want, atol=1e-3)
+    # A clean input, at any length, costs nothing.
+    same = d.training_loss(model, clean, 3.0 * clean, reduction="none")
+    assert float(same.abs().max()) < 1e-3
+    # Training on it shrinks the angle of held-out pairs.
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        opt.zero_grad()
+        d.training_loss(model, *pairs(128)).backward()
+        opt.step()
+    after = d.training_loss(model, clean, noisy).item()
+    assert after < 0.5 * float(want.mean())

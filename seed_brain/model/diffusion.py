@@ -42,7 +42,7 @@ from seed_brain.model.schedules import (  # noqa: F401
 )
 
 PREDICTIONS = ("sample", "residual", "epsilon", "v")
-LOSSES = ("l1", "l2", "huber")
+LOSSES = ("l1", "l2", "huber", "cosine")
 
 
 class SEEDDiffusion(nn.Module):
@@ -68,7 +68,10 @@ class SEEDDiffusion(nn.Module):
         latter the target noise is the one that links ``y_t`` to the
         *clean* ``x0``: ``eps* = (y_t - sqrt(abar) x0) / sqrt(1 - abar)``.
     loss : str
-        ``"l1"`` (SEED), ``"l2"`` or ``"huber"``, on the prediction.
+        ``"l1"`` (SEED), ``"l2"`` or ``"huber"``, on the prediction; or
+        ``"cosine"``: ``1 - cos(x0_hat, x0)`` of the estimate and the clean
+        embedding, the angle that cosine scoring sees (its length is
+        normalised away when scoring).
     huber_delta : float
         Delta of the Huber loss.
     max_train_t : int or None
@@ -291,7 +294,10 @@ class SEEDDiffusion(nn.Module):
         >>> x0.abs().sum().item()  # a fresh denoiser predicts zeros
         0.0
         """
-        out = model(y_t, t)
+        return self._x0_from_output(model(y_t, t), y_t, t, y0)
+
+    def _x0_from_output(self, out, y_t, t, y0):
+        """The clean-embedding estimate of a denoiser output, clamped."""
         if self.prediction == "sample":
             x0 = out
         elif self.prediction == "residual":
@@ -365,6 +371,11 @@ class SEEDDiffusion(nn.Module):
         y_t = self.q_sample(y0, t, eps)
         pred = model(y_t, t)
         goal = self._targets(x0, y_t, t, y0)
+        if self.loss == "cosine":
+            # 1 - cos(estimate, clean): the angle that cosine scoring sees.
+            x0_hat = self._x0_from_output(pred, y_t, t, y0)
+            err = 1.0 - F.cosine_similarity(x0_hat, x0, dim=-1)
+            return err.mean() if reduction == "mean" else err
         if self.loss == "l1":
             err = F.l1_loss(pred, goal, reduction="none")
         elif self.loss == "l2":
