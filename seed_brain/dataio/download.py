@@ -135,7 +135,7 @@ def file_checksum(path, algorithm="sha256"):
     Arguments
     ---------
     path : str or os.PathLike
-        The file.
+        The file to hash.
     algorithm : str
         A ``hashlib`` algorithm name.
 

@@ -80,7 +80,7 @@ def write_synthetic_noise(
     Returns
     -------
     list of str
-        The file paths.
+        The noise files, file ``k`` at index ``k``.
 
     Example
     -------
@@ -119,12 +119,12 @@ def write_synthetic_rirs(
     rt60_range : tuple
         Reverberation time range in seconds.
     sample_rate : int
-        Rate of the files.
+        Rate of the impulse responses.
 
     Returns
     -------
     list of str
-        The file paths.
+        The room files, room ``k`` at index ``k``.
 
     Example
     -------

@@ -116,7 +116,7 @@ def random_sentence(rng: np.random.Generator, min_words: int = 6) -> str:
     Arguments
     ---------
     rng : numpy.random.Generator
-        Source of randomness.
+        Draws the clauses and their words.
     min_words : int
         Clauses are joined until the sentence has at least this many words.
 
@@ -417,7 +417,7 @@ def sample_voice(rng: np.random.Generator, spread: float = 1.0) -> dict:
     Arguments
     ---------
     rng : numpy.random.Generator
-        Source of randomness.
+        Draws every setting of the voice.
     spread : float
         Scales how far speakers lie from the average voice (vocal-tract
         length, pitch, formant details); smaller values make speakers

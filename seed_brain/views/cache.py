@@ -42,6 +42,7 @@ import glob
 import json
 import logging
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import speechbrain as sb
@@ -357,19 +358,19 @@ class ViewCache:
             )
         check_crop_settings(crops_per_utt, crops_per_second, max_crops_per_utt)
         precision = resolve_precision(precision, brain.device)
-        views = list(brain.hparams.view_builder.views)
-        config = _cache_config(
-            config,
-            views,
+        settings = _BuildSettings(
             crops_per_utt,
             crop_samples,
             seed,
+            batch_size,
             sample_rate,
             crops_per_second,
             max_crops_per_utt,
             dtype,
             precision,
         )
+        views = list(brain.hparams.view_builder.views)
+        config = settings.index_config(config, views)
         rows = [tuple(r) for r in rows]
         utterances = [r[0] for r in rows]
         rank, world = rank_and_world()
@@ -383,51 +384,23 @@ class ViewCache:
                 crops_per_second,
                 max_crops_per_utt,
             )
-            self._create(
-                brain,
-                config,
-                utterances,
-                counts,
-                crop_samples,
-                dtype,
-                precision,
-                proportional=crops_per_second is not None,
-            )
+            self._create(brain, config, utterances, counts, settings)
         barrier()  # the main process has created the array and the index
         if self.complete():
             logger.info("Embedding cache %s is complete", self.folder)
             return self
-        self._encode_missing(
-            brain,
-            rows,
-            crops_per_utt,
-            crop_samples,
-            seed,
-            batch_size,
-            sample_rate,
-            crops_per_second,
-            dtype,
-            precision,
-        )
+        self._encode_missing(brain, rows, settings)
         barrier()  # every process has flushed its rows
         if rank == 0:
             self._merge_done_flags()
         return self
 
-    def _encode_missing(
-        self,
-        brain,
-        rows,
-        crops_per_utt,
-        crop_samples,
-        seed,
-        batch_size,
-        sample_rate,
-        crops_per_second,
-        dtype,
-        precision,
-    ):
+    def _encode_missing(self, brain, rows, settings):
         """Encodes this process's chunks that are not done yet."""
+        crops_per_utt = settings.crops_per_utt
+        crops_per_second = settings.crops_per_second
+        crop_samples, seed = settings.crop_samples, settings.seed
+        dtype, precision = settings.dtype, settings.precision
         rank, world = rank_and_world()
         utterances = [r[0] for r in rows]
         index = self.index()
@@ -440,7 +413,7 @@ class ViewCache:
         # Chunks are cut from the whole manifest, so that their content
         # (and their seeded augmentation) does not depend on what is done
         # or on the number of processes; process r takes chunks r, r + N...
-        chunks = _chunks(rows, counts, batch_size)
+        chunks = _chunks(rows, counts, settings.batch_size)
         todo = [
             chunk
             for k, chunk in enumerate(chunks)
@@ -478,7 +451,7 @@ class ViewCache:
                     [counts[position[r[0]]] for r in chunk],
                     crop_samples,
                     seed,
-                    sample_rate,
+                    settings.sample_rate,
                 ).to(brain.device)
                 # Augmentation draws come from the global RNG: seed it per
                 # chunk so that a resumed build equals an uninterrupted one.
@@ -510,18 +483,10 @@ class ViewCache:
                 "or point 'cache_folder' elsewhere to rebuild it."
             )
 
-    def _create(
-        self,
-        brain,
-        config,
-        utterances,
-        counts,
-        crop_samples,
-        dtype,
-        precision,
-        proportional,
-    ):
+    def _create(self, brain, config, utterances, counts, settings):
         """Creates the array (its space reserved) and writes the index."""
+        crop_samples, dtype = settings.crop_samples, settings.dtype
+        precision = settings.precision
         os.makedirs(self.folder, exist_ok=True)
         probe = brain.encode(
             torch.zeros(1, crop_samples) + 1e-3, precision=precision
@@ -539,7 +504,7 @@ class ViewCache:
             "crops": crops,
             "shape": shape,
         }
-        if proportional:
+        if settings.crops_per_second is not None:  # proportional counts
             index["counts"] = counts
         if dtype != "float32":
             index["dtype"] = dtype
@@ -554,37 +519,42 @@ class ViewCache:
                 os.remove(path)
 
 
-def _cache_config(
-    config,
-    views,
-    crops_per_utt,
-    crop_samples,
-    seed,
-    sample_rate,
-    crops_per_second,
-    max_crops_per_utt,
-    dtype,
-    precision,
-):
-    """The settings a cache records in its index (and must match)."""
-    config = dict(config or {})
-    config.update(
-        crop_samples=int(crop_samples),
-        seed=int(seed),
-        views=views,
-        sample_rate=int(sample_rate),
-    )
-    # A fixed-count float32 cache keeps the index of earlier versions,
-    # so that caches built before these settings existed are reused.
-    if crops_per_second is None:
-        config["crops_per_utt"] = int(crops_per_utt)
-    else:
-        config["crops_per_second"] = float(crops_per_second)
-        config["max_crops_per_utt"] = (
-            None if max_crops_per_utt is None else int(max_crops_per_utt)
+@dataclass(frozen=True)
+class _BuildSettings:
+    """The settings of one :meth:`ViewCache.build` (its arguments)."""
+
+    crops_per_utt: int
+    crop_samples: int
+    seed: int
+    batch_size: int
+    sample_rate: int
+    crops_per_second: float = None
+    max_crops_per_utt: int = None
+    dtype: str = "float32"
+    precision: str = "fp32"
+
+    def index_config(self, config, views):
+        """The settings a cache records in its index (and must match)."""
+        config = dict(config or {})
+        config.update(
+            crop_samples=int(self.crop_samples),
+            seed=int(self.seed),
+            views=views,
+            sample_rate=int(self.sample_rate),
         )
-    if dtype != "float32":
-        config["dtype"] = dtype
-    if precision != "fp32":
-        config["precision"] = precision
-    return config
+        # A fixed-count float32 cache keeps the index of earlier versions,
+        # so that caches built before these settings existed are reused.
+        if self.crops_per_second is None:
+            config["crops_per_utt"] = int(self.crops_per_utt)
+        else:
+            config["crops_per_second"] = float(self.crops_per_second)
+            config["max_crops_per_utt"] = (
+                None
+                if self.max_crops_per_utt is None
+                else int(self.max_crops_per_utt)
+            )
+        if self.dtype != "float32":
+            config["dtype"] = self.dtype
+        if self.precision != "fp32":
+            config["precision"] = self.precision
+        return config

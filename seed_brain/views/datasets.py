@@ -71,7 +71,7 @@ def test_set_items(prepared):
     Arguments
     ---------
     prepared : dict
-        Output of :func:`prepare_seed_data`.
+        Output of :func:`prepare_seed_data` (its ``"test_sets"`` are read).
 
     Returns
     -------
