@@ -24,11 +24,9 @@ import json
 import os
 import sys
 
-try:
-    from seed_brain.scoring import summarise_conditions
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain.scoring import summarise_conditions
+# The checkout's own package comes first, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from seed_brain.scoring import summarise_conditions
 
 HEADER = (
     "| run | dev noisy EER % | dev clean EER % | test clean EER % | "

@@ -32,12 +32,9 @@ import sys
 
 import yaml
 
-try:
-    from seed_brain.dataio import corpora
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain.dataio import corpora
-from seed_brain.dataio import training_corpora
+# The checkout's own package comes first, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from seed_brain.dataio import corpora, training_corpora
 from seed_brain.utils.files import write_json
 from seed_brain.utils.scripts import doc_parser, start_logging
 

@@ -31,11 +31,9 @@ import logging
 import os
 import sys
 
-try:
-    from seed_brain.dataio.prepare import prepare_seed_data
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain.dataio.prepare import prepare_seed_data
+# The checkout's own package comes first, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from seed_brain.dataio.prepare import prepare_seed_data
 
 LISTS = {"clean_folder", "heldout_folder"} | {
     f"{src}_{kind}"

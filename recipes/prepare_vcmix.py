@@ -25,11 +25,9 @@ Authors
 import os
 import sys
 
-try:
-    from seed_brain.dataio import corpora
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain.dataio import corpora
+# The checkout's own package comes first, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from seed_brain.dataio import corpora
 from seed_brain.utils.scripts import run_test_set_script
 
 

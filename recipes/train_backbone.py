@@ -45,11 +45,9 @@ import torch
 import torchaudio
 from hyperpyyaml import load_hyperpyyaml
 
-try:
-    from seed_brain.dataio import manifests as dataprep
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-    from seed_brain.dataio import manifests as dataprep
+# The checkout's own package comes first, installed or not.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from seed_brain.dataio import manifests as dataprep
 from seed_brain.dataio import training_corpora
 from seed_brain.model.encoders import export_ecapa, export_voxceleb_trainer
 from seed_brain.utils.files import read_json, write_json
