@@ -375,47 +375,32 @@ def _link(target, link):
     return True
 
 
-def _vcmix_lines(
-    targets,
-    nontargets,
-    vox_resolved,
-    vc_root,
-    out_folder,
-    voxceleb1_folder,
-    full_paths,
-):
-    """The VC-Mix trial lines, with full paths or below linked folders.
+def _vcmix_linked_lines(targets, nontargets, vox_resolved, vc_root, out_folder):
+    """The VC-Mix trial lines below two linked folders, ``vox1`` and
+    ``voxconverse``, of ``<out_folder>/wav``.
 
     Returns
     -------
     tuple
         ``(test_folder, lines, whether a link was made)``.
     """
-    wrote = False
-    if full_paths:
-        test_folder = "/"
-        lines = [
-            f"1 {vox_resolved[a]} {vox_resolved[b]}\n" for _, a, b in targets
-        ]
-        lines += [f"0 {a} {b}\n" for _, a, b in nontargets]
-    else:
-        test_folder = os.path.join(os.path.abspath(out_folder), "wav")
-        key3 = {n: "/".join(n.split("/")[-3:]) for n in vox_resolved}
-        roots = {p[: -len(key3[n]) - 1] for n, p in vox_resolved.items()}
-        if len(roots) != 1:
-            raise ValueError(
-                "The VoxCeleb1-O files lie under several folders of "
-                f"'{voxceleb1_folder}'; use full_paths=True."
-            )
-        os.makedirs(test_folder, exist_ok=True)
-        wrote |= _link(roots.pop(), os.path.join(test_folder, "vox1"))
-        wrote |= _link(vc_root, os.path.join(test_folder, "voxconverse"))
-        lines = [f"1 vox1/{key3[a]} vox1/{key3[b]}\n" for _, a, b in targets]
-        lines += [
-            f"0 voxconverse/{dataprep._rel_posix(a, vc_root)} "
-            f"voxconverse/{dataprep._rel_posix(b, vc_root)}\n"
-            for _, a, b in nontargets
-        ]
+    test_folder = os.path.join(os.path.abspath(out_folder), "wav")
+    key3 = {n: "/".join(n.split("/")[-3:]) for n in vox_resolved}
+    roots = {p[: -len(key3[n]) - 1] for n, p in vox_resolved.items()}
+    if len(roots) != 1:
+        raise ValueError(
+            "The VoxCeleb1-O files lie under several folders "
+            f"({', '.join(sorted(roots)[:3])}); use full_paths=True."
+        )
+    os.makedirs(test_folder, exist_ok=True)
+    wrote = _link(roots.pop(), os.path.join(test_folder, "vox1"))
+    wrote |= _link(vc_root, os.path.join(test_folder, "voxconverse"))
+    lines = [f"1 vox1/{key3[a]} vox1/{key3[b]}\n" for _, a, b in targets]
+    lines += [
+        f"0 voxconverse/{dataprep._rel_posix(a, vc_root)} "
+        f"voxconverse/{dataprep._rel_posix(b, vc_root)}\n"
+        for _, a, b in nontargets
+    ]
     return test_folder, lines, wrote
 
 
@@ -512,15 +497,16 @@ def prepare_vcmix(
         raise ValueError(
             f"No VoxConverse non-target trial in {voxconverse_trials}."
         )
-    test_folder, lines, wrote = _vcmix_lines(
-        targets,
-        nontargets,
-        vox_resolved,
-        vc_root,
-        out_folder,
-        voxceleb1_folder,
-        full_paths,
-    )
+    if full_paths:
+        test_folder, wrote = "/", False
+        lines = [
+            f"1 {vox_resolved[a]} {vox_resolved[b]}\n" for _, a, b in targets
+        ]
+        lines += [f"0 {a} {b}\n" for _, a, b in nontargets]
+    else:
+        test_folder, lines, wrote = _vcmix_linked_lines(
+            targets, nontargets, vox_resolved, vc_root, out_folder
+        )
     for line in lines:
         if len(line.split()) != 3:
             raise ValueError(
