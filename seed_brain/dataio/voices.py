@@ -116,7 +116,8 @@ def random_sentence(rng: np.random.Generator, min_words: int = 6) -> str:
     Arguments
     ---------
     rng : numpy.random.Generator
-        Draws the clauses and their words.
+        Draws the clauses and their words: the sentence depends on its
+        state only.
     min_words : int
         Clauses are joined until the sentence has at least this many words.
 

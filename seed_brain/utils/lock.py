@@ -229,7 +229,8 @@ def lock_output_folder(folder):
     Arguments
     ---------
     folder : str or os.PathLike
-        The run's ``output_folder``.
+        The run's ``output_folder``; the lock is the file ``.lock`` in it
+        (pid, host, start time and command of the holder).
 
     Returns
     -------
