@@ -62,3 +62,33 @@ def test_time_conditioning_changes_output():
     a = model(x, torch.zeros(4, dtype=torch.long))
     b = model(x, torch.full((4,), 500))
     assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("name", ["seed_ge2e", "seed_ecapa", "seed_resnet"])
+def test_yaml_denoiser_size_keys(name, tmp_path):
+    # denoiser_blocks / denoiser_width reach the denoiser from the command
+    # line (top-level keys); the defaults are the method's 3 blocks of 2 D.
+    import os
+
+    from hyperpyyaml import load_hyperpyyaml
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(root, "hparams", f"{name}.yaml")
+    with open(path, encoding="utf-8") as fin:
+        text = fin.read()
+    # Only the denoiser node and the keys it refers to are needed here.
+    start = text.index("denoiser_blocks:")
+    end = text.index("\n\n", text.index("denoiser: !new:"))
+    body = text[start:end]
+    for overrides, blocks, width in (
+        ({}, 3, 2),
+        ({"denoiser_blocks": 1, "denoiser_width": 1}, 1, 1),
+    ):
+        hp = load_hyperpyyaml("embedding_dim: 16\n" + body, overrides)
+        model = hp["denoiser"]
+        assert isinstance(model, RDMMLP)
+        assert len(model.blocks) == blocks
+        assert model.input_proj.out_features == width * 16
+    default = load_hyperpyyaml("embedding_dim: 16\n" + body)["denoiser"]
+    count = sum(p.numel() for p in default.parameters())
+    assert count == 37 * 16**2 + 51 * 16
