@@ -190,9 +190,12 @@ def test_kill_during_cache_building(reference, tmp_path):
     ref_out, out, args = _fresh_run(reference, tmp_path)
     r = rng()
     views = out / "cache" / "views"
-    for attempt in range(3):  # until a kill lands before the last chunk
+    for attempt in range(6):  # until a kill lands before the last chunk
         # 4 training utterances, one per chunk: kill in chunk 1, 2 or 3.
-        done_before, delay = r.choice([0, 1, 2]), r.uniform(0.0, 0.2)
+        # A chunk can take well under 0.1 s (bf16 encoder), so a missed
+        # attempt halves the delay: the kill lands sooner next time.
+        done_before = r.choice([0, 1, 2])
+        delay = r.uniform(0.0, 0.2) / 2**attempt
 
         def started(done_before=done_before):
             if done_before == 0:
