@@ -83,9 +83,13 @@ def _run(cmd, log):
         text = Path(log).read_text(encoding="utf-8", errors="replace")
         first = text.find("Traceback")  # the failing process's own error
         head = text[first : first + 4000] if first >= 0 else ""
+        # A process killed by a signal (a C++ abort) leaves no traceback:
+        # what it printed comes before torchrun's "failed (exitcode" line.
+        end = text.find("failed (exitcode")
+        before = text[max(0, end - 3000) : end] if end >= 0 else ""
         pytest.fail(
-            f"{cmd[:4]} exited with {proc.returncode}:\n{head}\n...\n"
-            f"{text[-2000:]}"
+            f"{cmd[:4]} exited with {proc.returncode}:\n{before}\n...\n"
+            f"{head}\n...\n{text[-2000:]}"
         )
     return Path(log).read_text(encoding="utf-8", errors="replace")
 
