@@ -31,7 +31,7 @@ from speechbrain.utils.distributed import run_on_main
 from seed_brain.dataio.checks import check_overrides
 from seed_brain.dataio.prepare import prepare_seed_data
 from seed_brain.model.brain import SEEDBrain, embeddings_dataset
-from seed_brain.utils.distributed import end_process_group, rank_and_world
+from seed_brain.utils.distributed import rank_and_world
 from seed_brain.utils.errors import run_main
 from seed_brain.utils.lock import lock_output_folder
 from seed_brain.views.cache import ViewCache
@@ -339,8 +339,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        status = run_main(main, sys.argv[1:], prog="train.py")
-    finally:  # under torchrun: no gloo abort at exit
-        end_process_group()
-    sys.exit(status)
+    sys.exit(run_main(main, sys.argv[1:], prog="train.py"))

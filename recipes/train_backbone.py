@@ -370,12 +370,7 @@ def _merge(overrides, extra):
 
 
 if __name__ == "__main__":
-    from seed_brain.utils.distributed import end_process_group
     from seed_brain.utils.errors import run_main  # one line per user error
 
     logging.basicConfig(level=logging.INFO)
-    try:
-        status = run_main(main, prog="train_backbone.py")
-    finally:  # under torchrun: no gloo abort at exit
-        end_process_group()
-    sys.exit(status)
+    sys.exit(run_main(main, prog="train_backbone.py"))

@@ -65,9 +65,9 @@ def end_process_group():
 
     A gloo process that exits with its process group alive can abort
     (SIGABRT) while the interpreter shuts down: gloo's worker threads
-    still hold tensors whose release needs the GIL. The recipes
-    (``train.py``, ``recipes/train_backbone.py``) call this on every way
-    out of ``main``. A no-op in a single process.
+    still hold tensors whose release needs the GIL.
+    :func:`seed_brain.utils.errors.run_main` calls this on every way out
+    of a program's ``main``. A no-op in a single process.
 
     Example
     -------

@@ -275,6 +275,8 @@ def run_main(main, argv=None, prog=None, debug=None, strip_debug=False):
     int
         The status of ``main``; 1 after a user error (one line on
         stderr); 130 when interrupted. Other exceptions propagate.
+        On every way out, a distributed process group ``main`` left
+        (``torchrun``) is destroyed.
 
     Example
     -------
@@ -304,4 +306,9 @@ def run_main(main, argv=None, prog=None, debug=None, strip_debug=False):
         logger.debug("User error", exc_info=True)
         print(error_line(prog, err), file=sys.stderr, flush=True)
         return 1
+    finally:
+        if "torch.distributed" in sys.modules:  # no torch import otherwise
+            from seed_brain.utils.distributed import end_process_group
+
+            end_process_group()  # under torchrun: no gloo abort at exit
     return status if isinstance(status, int) else 0
