@@ -24,7 +24,6 @@ from speechbrain.utils.distributed import (
 __all__ = [
     "barrier",
     "broadcast",
-    "end_process_group",
     "gather_dict",
     "gather_missing_on_main",
     "rank_and_world",
@@ -58,24 +57,6 @@ def barrier():
     >>> barrier()
     """
     ddp_barrier()
-
-
-def end_process_group():
-    """Destroys the process group, if there is one (before exit).
-
-    A gloo process that exits with its process group alive can abort
-    (SIGABRT) while the interpreter shuts down: gloo's worker threads
-    still hold tensors whose release needs the GIL.
-    :func:`seed_brain.utils.errors.run_main` calls this on every way out
-    of a program's ``main``. A no-op in a single process.
-
-    Example
-    -------
-    >>> end_process_group()
-    """
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
 
 
 def broadcast(obj, src=0):

@@ -252,6 +252,21 @@ def error_line(prog, err):
     return f"{prog}: error: {text}"
 
 
+def _end_process_group():
+    """Destroys the distributed process group ``main`` left, if any.
+
+    A gloo process that exits with its process group alive can abort
+    (SIGABRT) while the interpreter shuts down: gloo's worker threads
+    still hold tensors whose release needs the GIL. Nothing is imported
+    here (a program that never loaded ``torch.distributed`` has no group,
+    and an import at exit would print SpeechBrain's start-up lines after
+    the program's one-line error).
+    """
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def run_main(main, argv=None, prog=None, debug=None, strip_debug=False):
     """Runs ``main(argv)`` as a program; returns its exit status.
 
@@ -307,8 +322,5 @@ def run_main(main, argv=None, prog=None, debug=None, strip_debug=False):
         print(error_line(prog, err), file=sys.stderr, flush=True)
         return 1
     finally:
-        if "torch.distributed" in sys.modules:  # no torch import otherwise
-            from seed_brain.utils.distributed import end_process_group
-
-            end_process_group()  # under torchrun: no gloo abort at exit
+        _end_process_group()
     return status if isinstance(status, int) else 0
